@@ -3,5 +3,7 @@
 pub mod api_key;
 pub mod backoff;
 pub mod ids;
+pub mod phone;
 pub mod plan;
 pub mod secrets;
+pub mod wame;

@@ -1,0 +1,347 @@
+//! Opening the database, the backend-neutral pool and transaction types, and the macros that run
+//! one piece of SQL on whichever backend is open.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Postgres, Sqlite};
+use tokio::sync::Notify;
+
+use crate::error::{Result, StoreError};
+
+/// Which engine a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded default: one file, WAL mode.
+    Sqlite,
+    /// For scale: many instances sharing one database.
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a URL selects, or why the URL is not usable.
+    pub fn from_url(url: &str) -> Result<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::BadUrl(format!(
+                "`{}` is neither `sqlite:PATH` nor `postgres://USER@HOST/DB`",
+                redact_url(url)
+            )))
+        }
+    }
+
+    /// The name shown in logs and health output.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// How to open the database.
+#[derive(Clone)]
+pub struct ConnectOptions {
+    /// `sqlite:PATH` or `postgres://…`.
+    pub url: String,
+    /// Pool size (PostgreSQL); SQLite uses a small fixed pool.
+    pub max_connections: u32,
+    /// How long to wait for a connection before giving up.
+    pub acquire_timeout: Duration,
+}
+
+impl fmt::Debug for ConnectOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectOptions")
+            .field("url", &redact_url(&self.url))
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .finish()
+    }
+}
+
+impl ConnectOptions {
+    /// Options with sensible defaults for `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A database URL with its password replaced by `***`, safe to print.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+struct Inner {
+    pool: Pool,
+    jobs_ready: Notify,
+    url: String,
+}
+
+/// The handle every part of Chasqui uses to read and write; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend())
+            .field("url", &self.inner.url)
+            .finish()
+    }
+}
+
+/// Runs `$body` with `$p` bound to the open pool, compiled once per backend.
+macro_rules! with_pool {
+    ($store:expr, $p:ident => $body:expr) => {
+        match $store.pool() {
+            $crate::db::Pool::Sqlite($p) => $body,
+            $crate::db::Pool::Postgres($p) => $body,
+        }
+    };
+}
+pub(crate) use with_pool;
+
+/// Runs `$body` with `$c` bound to the transaction's connection, compiled once per backend.
+macro_rules! with_tx {
+    ($tx:expr, $c:ident => $body:expr) => {
+        match &mut $tx.inner {
+            $crate::db::TxInner::Sqlite(t) => {
+                let $c = &mut **t;
+                $body
+            }
+            $crate::db::TxInner::Postgres(t) => {
+                let $c = &mut **t;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_tx;
+
+impl Store {
+    /// Opens (creating the SQLite file if needed) and applies pending migrations.
+    pub async fn connect(opts: &ConnectOptions) -> Result<Self> {
+        let store = Self::open(opts).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Opens without migrating (for readiness checks and `chasqui migrate --status`).
+    pub async fn open(opts: &ConnectOptions) -> Result<Self> {
+        let pool = match Backend::from_url(&opts.url)? {
+            Backend::Sqlite => {
+                let o = SqliteConnectOptions::from_str(&opts.url)
+                    .map_err(|e| StoreError::BadUrl(e.to_string()))?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    // FULL: a commit reported to a client survives power loss, not only a crash.
+                    .synchronous(SqliteSynchronous::Full)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true);
+                if let Some(parent) = o.get_filename().parent()
+                    && !parent.as_os_str().is_empty()
+                {
+                    std::fs::create_dir_all(parent).map_err(|e| {
+                        StoreError::BadUrl(format!(
+                            "cannot create the directory {}: {e}",
+                            parent.display()
+                        ))
+                    })?;
+                }
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(opts.max_connections.clamp(1, 8))
+                    .acquire_timeout(opts.acquire_timeout)
+                    .connect_with(o)
+                    .await?;
+                Pool::Sqlite(pool)
+            }
+            Backend::Postgres => {
+                let pool = PgPoolOptions::new()
+                    .max_connections(opts.max_connections.max(1))
+                    .acquire_timeout(opts.acquire_timeout)
+                    .connect(&opts.url)
+                    .await?;
+                Pool::Postgres(pool)
+            }
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                pool,
+                jobs_ready: Notify::new(),
+                url: redact_url(&opts.url),
+            }),
+        })
+    }
+
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.inner.pool
+    }
+
+    /// The engine behind this store.
+    pub fn backend(&self) -> Backend {
+        match self.inner.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// The database URL with any password redacted.
+    pub fn redacted_url(&self) -> &str {
+        &self.inner.url
+    }
+
+    /// The PostgreSQL pool, for LISTEN/NOTIFY; `None` on SQLite.
+    pub(crate) fn pg_pool(&self) -> Option<&PgPool> {
+        match &self.inner.pool {
+            Pool::Postgres(p) => Some(p),
+            Pool::Sqlite(_) => None,
+        }
+    }
+
+    /// Signalled whenever this process commits a new job, so workers wake at once.
+    pub(crate) fn jobs_ready(&self) -> &Notify {
+        &self.inner.jobs_ready
+    }
+
+    /// Starts a transaction; on SQLite it takes the write lock up front (`BEGIN IMMEDIATE`) so
+    /// concurrent writers queue instead of failing with `SQLITE_BUSY` half-way.
+    pub async fn begin(&self) -> Result<Tx> {
+        let inner = match self.pool() {
+            Pool::Sqlite(p) => TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Postgres(p) => TxInner::Postgres(p.begin().await?),
+        };
+        Ok(Tx {
+            inner,
+            store: self.clone(),
+            enqueued_jobs: false,
+        })
+    }
+
+    /// Checks the database answers a trivial query.
+    pub async fn ping(&self) -> Result<()> {
+        with_pool!(self, p => sqlx::query("SELECT 1").execute(p).await.map(|_| ()).map_err(Into::into))
+    }
+
+    /// Closes every connection (on shutdown).
+    pub async fn close(&self) {
+        match self.pool() {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+pub(crate) enum TxInner {
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Postgres(sqlx::Transaction<'static, Postgres>),
+}
+
+/// A database transaction; writes made through it (jobs included) happen all or not at all.
+pub struct Tx {
+    pub(crate) inner: TxInner,
+    store: Store,
+    pub(crate) enqueued_jobs: bool,
+}
+
+impl fmt::Debug for Tx {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tx")
+            .field("backend", &self.store.backend())
+            .finish()
+    }
+}
+
+impl Tx {
+    /// Commits, then wakes this process's workers if jobs were enqueued.
+    pub async fn commit(self) -> Result<()> {
+        match self.inner {
+            TxInner::Sqlite(t) => t.commit().await?,
+            TxInner::Postgres(t) => t.commit().await?,
+        }
+        if self.enqueued_jobs {
+            self.store.jobs_ready().notify_waiters();
+        }
+        Ok(())
+    }
+
+    /// Rolls back explicitly (dropping a `Tx` also rolls back).
+    pub async fn rollback(self) -> Result<()> {
+        match self.inner {
+            TxInner::Sqlite(t) => t.rollback().await?,
+            TxInner::Postgres(t) => t.rollback().await?,
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords_only() {
+        assert_eq!(
+            redact_url("postgres://u:secret@db:5432/x"),
+            "postgres://u:***@db:5432/x"
+        );
+        assert_eq!(redact_url("postgres://u@db/x"), "postgres://u@db/x");
+        assert_eq!(
+            redact_url("postgres://u:p@ss@db/x"),
+            "postgres://u:***@db/x"
+        );
+        assert_eq!(
+            redact_url("sqlite:data/chasqui.db"),
+            "sqlite:data/chasqui.db"
+        );
+    }
+
+    #[test]
+    fn backend_from_url() {
+        assert_eq!(Backend::from_url("sqlite://x.db").unwrap(), Backend::Sqlite);
+        assert_eq!(
+            Backend::from_url("postgresql://h/db").unwrap(),
+            Backend::Postgres
+        );
+        let err = Backend::from_url("mysql://u:pw@h/db")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("mysql://u:***@h/db") && !err.contains("pw"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,171 @@
+//! Building and running the service: one path shared by `chasqui serve` and the tests.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use chasqui_core::api_key::ApiKey;
+use chasqui_core::plan::Plan;
+use chasqui_store::tenants::Tenant;
+use chasqui_store::worker::{PoolOptions, WorkerPool};
+use chasqui_store::{ConnectOptions, Store};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::http::{self, AppState};
+use crate::jobs;
+use crate::master_key::MasterKeys;
+
+/// Opens the database named by the configuration and applies pending migrations.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let mut opts = ConnectOptions::new(config.database_url());
+    opts.max_connections = config.storage.max_connections;
+    Store::connect(&opts).await.with_context(|| {
+        format!(
+            "cannot open the database at {}",
+            config.database_url_redacted()
+        )
+    })
+}
+
+/// The demo tenant created on an instance's very first start; its key is shown once.
+#[derive(Debug)]
+pub struct Demo {
+    /// The tenant.
+    pub tenant: Tenant,
+    /// Its API key, never stored in clear.
+    pub api_key: ApiKey,
+}
+
+/// A service ready to run: state built, socket bound.
+#[derive(Debug)]
+pub struct App {
+    /// Shared state.
+    pub state: AppState,
+    listener: TcpListener,
+    /// Set only on the first start of a fresh database.
+    pub demo: Option<Demo>,
+}
+
+impl App {
+    /// Opens storage and keys, makes the demo tenant on a fresh database, and binds the socket
+    /// (`listen` port 0 picks a free port, as tests do).
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let store = open_store(&config).await?;
+        let (keys, warning) = MasterKeys::load(&config)?;
+        if let Some(w) = warning {
+            tracing::warn!("{w}");
+        }
+        let demo = store
+            .create_demo_tenant_once("Demo", Plan::Inicial)
+            .await?
+            .map(|(tenant, api_key)| Demo { tenant, api_key });
+        let listener = TcpListener::bind(config.server.listen)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on {} (CHASQUI_LISTEN / --listen)",
+                    config.server.listen
+                )
+            })?;
+        let state = AppState {
+            store,
+            config: Arc::new(config),
+            keys,
+        };
+        Ok(Self {
+            state,
+            listener,
+            demo,
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves HTTP and runs the workers until `shutdown` resolves, then finishes in-flight
+    /// requests and jobs (bounded by `server.shutdown_grace_secs`).
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let grace = self.state.config.server.shutdown_grace();
+        let workers = self
+            .state
+            .config
+            .workers
+            .enabled
+            .then(|| tokio::spawn(worker_pool(&self.state).run(stop_rx.clone())));
+        let mut http_stop = stop_rx.clone();
+        let router = http::router(self.state.clone());
+        let server = axum::serve(self.listener, router).with_graceful_shutdown(async move {
+            let _ = http_stop.wait_for(|s| *s).await;
+        });
+        let signal = tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests and jobs");
+            let _ = stop_tx.send(true);
+        });
+        let served = server.into_future();
+        tokio::pin!(served);
+        let mut stop_seen = stop_rx.clone();
+        tokio::select! {
+            r = &mut served => r.context("HTTP server failed")?,
+            _ = stop_seen.wait_for(|s| *s) => {
+                if tokio::time::timeout(grace, &mut served).await.is_err() {
+                    tracing::warn!("requests still running after the shutdown grace period were cut");
+                }
+            }
+        }
+        if let Some(w) = workers
+            && tokio::time::timeout(grace, w).await.is_err()
+        {
+            tracing::warn!(
+                "jobs still running after the grace period; their leases will expire and they will be retried"
+            );
+        }
+        signal.abort();
+        self.state.store.close().await;
+        Ok(())
+    }
+}
+
+/// The worker pool serving the default queue with every registered handler.
+pub fn worker_pool(state: &AppState) -> WorkerPool {
+    let w = &state.config.workers;
+    WorkerPool::new(
+        state.store.clone(),
+        jobs::handlers(state),
+        PoolOptions {
+            queue: "default".into(),
+            concurrency: w.concurrency,
+            lease: w.lease(),
+            poll_interval: w.poll_interval(),
+            ..PoolOptions::default()
+        },
+    )
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

@@ -1,0 +1,9 @@
+//! The Chasqui service: HTTP server, workers and CLI. `main.rs` only calls [`cli::Cli::run`].
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod jobs;
+pub mod master_key;
+pub mod telemetry;
