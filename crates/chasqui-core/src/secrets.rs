@@ -151,11 +151,16 @@ impl Keyring {
         Ok(Self { keys })
     }
 
-    /// Reads `ID:BASE64[,ID:BASE64…]` (commas or newlines between entries; `#` comments allowed).
+    /// Reads `ID:BASE64[,ID:BASE64…]` (commas or newlines between entries; `#` starts a comment).
     pub fn from_spec(spec: &str) -> Result<Self, SecretsError> {
         let mut keys = Vec::new();
-        for entry in spec.split([',', '\n']).map(str::trim) {
-            if entry.is_empty() || entry.starts_with('#') {
+        let entries = spec
+            .lines()
+            .map(|line| line.split('#').next().unwrap_or_default())
+            .flat_map(|line| line.split(','))
+            .map(str::trim);
+        for entry in entries {
+            if entry.is_empty() {
                 continue;
             }
             let (id, b64) = entry.split_once(':').ok_or_else(|| {
@@ -375,7 +380,7 @@ mod tests {
     fn wrong_or_relabelled_key_id_fails() {
         let k1 = MasterKey::generate(KeyId::parse("k1").unwrap());
         let k2 = MasterKey::generate(KeyId::parse("k2").unwrap());
-        let both = Keyring::new(vec![k1.clone(), k2.clone()]).unwrap();
+        let both = Keyring::new(vec![k1, k2.clone()]).unwrap();
         let only_k2 = Keyring::new(vec![k2]).unwrap();
         let t = TenantId::new();
         let env = both.encrypt(t, "c", &Secret::new("s"));
@@ -415,7 +420,11 @@ mod tests {
         let r = ring("main-1")
             .with_new_primary(MasterKey::generate(KeyId::parse("main-2").unwrap()))
             .unwrap();
-        let back = Keyring::from_spec(&r.to_spec()).unwrap();
+        let back = Keyring::from_spec(&format!(
+            "# keys (ID:BASE64, primary first)\n{}",
+            r.to_spec()
+        ))
+        .unwrap();
         assert_eq!(
             back.key_ids().map(|k| k.as_str()).collect::<Vec<_>>(),
             ["main-2", "main-1"]

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::db::{Tx, with_pool, with_tx};
 use crate::error::{Result, StoreError, corrupt, parse_id};
-use crate::{Store, from_millis, now_millis};
+use crate::{Page, Store, from_millis, now_millis};
 
 /// Last-use times are written at most this often per key, so authentication stays read-only.
 const LAST_USED_GRANULARITY_MS: i64 = 60_000;
@@ -39,6 +39,15 @@ struct KeyRow {
     created_at: i64,
     last_used_at: Option<i64>,
     revoked_at: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct AuthRow {
+    id: String,
+    tenant_id: String,
+    hash: Vec<u8>,
+    revoked_at: Option<i64>,
+    last_used_at: Option<i64>,
 }
 
 impl TryFrom<KeyRow> for ApiKeyRecord {
@@ -127,13 +136,20 @@ impl Store {
     /// The tenant a presented key belongs to, or `None` if it is unknown or revoked.
     /// The hash comparison is constant-time; the lookup is by the public prefix only.
     pub async fn authenticate(&self, key: &ApiKey) -> Result<Option<Authenticated>> {
-        let row: Option<(String, String, Vec<u8>, Option<i64>, Option<i64>)> = with_pool!(self, p => sqlx::query_as(
+        let row: Option<AuthRow> = with_pool!(self, p => sqlx::query_as(
             "SELECT id, tenant_id, hash, revoked_at, last_used_at FROM api_keys WHERE prefix = $1",
         )
         .bind(key.prefix())
         .fetch_optional(p)
         .await?);
-        let Some((id, tenant_id, hash, revoked_at, last_used_at)) = row else {
+        let Some(AuthRow {
+            id,
+            tenant_id,
+            hash,
+            revoked_at,
+            last_used_at,
+        }) = row
+        else {
             return Ok(None);
         };
         let stored = ApiKeyHash::from_slice(&hash)
@@ -156,16 +172,27 @@ impl Store {
         }))
     }
 
-    /// Keys of one tenant, newest last.
-    pub async fn list_api_keys(&self, tenant: TenantId) -> Result<Vec<ApiKeyRecord>> {
+    /// Keys of one tenant, oldest first.
+    pub async fn list_api_keys(
+        &self,
+        tenant: TenantId,
+        limit: usize,
+        after: Option<ApiKeyId>,
+    ) -> Result<Page<ApiKeyRecord>> {
         let rows: Vec<KeyRow> = with_pool!(self, p => sqlx::query_as(
             "SELECT id, tenant_id, prefix, label, created_at, last_used_at, revoked_at \
-             FROM api_keys WHERE tenant_id = $1 ORDER BY id",
+             FROM api_keys WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3",
         )
         .bind(tenant.to_string())
+        .bind(after.map(|a| a.to_string()).unwrap_or_default())
+        .bind(limit as i64 + 1)
         .fetch_all(p)
         .await?);
-        rows.into_iter().map(ApiKeyRecord::try_from).collect()
+        let keys = rows
+            .into_iter()
+            .map(ApiKeyRecord::try_from)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_overfetch(keys, limit, |k| k.id.to_string()))
     }
 
     /// Revokes a key given its id (`key_…`) or its public prefix (`chq_live_…`); operator-level.

@@ -41,6 +41,17 @@ pub struct AuditEntry {
     pub created_at: DateTime<Utc>,
 }
 
+#[derive(sqlx::FromRow)]
+struct AuditRow {
+    id: i64,
+    tenant_id: Option<String>,
+    actor: String,
+    action: String,
+    target: Option<String>,
+    details: String,
+    created_at: i64,
+}
+
 impl Tx {
     /// Records an entry as part of the change it describes.
     pub async fn audit(&mut self, e: NewAuditEntry<'_>) -> Result<()> {
@@ -75,15 +86,7 @@ impl Store {
         limit: usize,
         after: Option<i64>,
     ) -> Result<Page<AuditEntry>> {
-        let rows: Vec<(
-            i64,
-            Option<String>,
-            String,
-            String,
-            Option<String>,
-            String,
-            i64,
-        )> = with_pool!(self, p => sqlx::query_as(
+        let rows: Vec<AuditRow> = with_pool!(self, p => sqlx::query_as(
             "SELECT id, tenant_id, actor, action, target, details, created_at FROM audit_log \
              WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3",
         )
@@ -94,21 +97,31 @@ impl Store {
         .await?);
         let entries = rows
             .into_iter()
-            .map(|(id, t, actor, action, target, details, at)| {
-                Ok(AuditEntry {
-                    id,
-                    tenant_id: t
-                        .as_deref()
-                        .map(|t| parse_id(t, "audit_log.tenant_id"))
-                        .transpose()?,
-                    actor,
-                    action,
-                    target,
-                    details: serde_json::from_str(&details)
-                        .unwrap_or(serde_json::Value::String(details)),
-                    created_at: from_millis(at),
-                })
-            })
+            .map(
+                |AuditRow {
+                     id,
+                     tenant_id: t,
+                     actor,
+                     action,
+                     target,
+                     details,
+                     created_at: at,
+                 }| {
+                    Ok(AuditEntry {
+                        id,
+                        tenant_id: t
+                            .as_deref()
+                            .map(|t| parse_id(t, "audit_log.tenant_id"))
+                            .transpose()?,
+                        actor,
+                        action,
+                        target,
+                        details: serde_json::from_str(&details)
+                            .unwrap_or(serde_json::Value::String(details)),
+                        created_at: from_millis(at),
+                    })
+                },
+            )
             .collect::<Result<Vec<_>>>()?;
         Ok(Page::from_overfetch(entries, limit, |e| e.id.to_string()))
     }

@@ -146,6 +146,16 @@ struct JobRow {
     max_attempts: i64,
 }
 
+#[derive(sqlx::FromRow)]
+struct DeadRow {
+    id: String,
+    tenant_id: Option<String>,
+    kind: String,
+    attempts: i64,
+    last_error: Option<String>,
+    updated_at: i64,
+}
+
 impl JobRow {
     fn into_job(self, lease_token: &str) -> Result<Job> {
         Ok(Job {
@@ -325,7 +335,7 @@ impl Store {
         limit: usize,
         after: Option<JobId>,
     ) -> Result<Page<DeadJob>> {
-        let rows: Vec<(String, Option<String>, String, i64, Option<String>, i64)> = with_pool!(self, p => sqlx::query_as(
+        let rows: Vec<DeadRow> = with_pool!(self, p => sqlx::query_as(
             "SELECT id, tenant_id, kind, attempts, last_error, updated_at FROM jobs \
              WHERE state = 'dead' AND ($1 IS NULL OR tenant_id = $1) AND id > $2 ORDER BY id LIMIT $3",
         )
@@ -336,19 +346,28 @@ impl Store {
         .await?);
         let jobs = rows
             .into_iter()
-            .map(|(id, t, kind, attempts, last_error, at)| {
-                Ok(DeadJob {
-                    id: parse_id(&id, "jobs.id")?,
-                    tenant: t
-                        .as_deref()
-                        .map(|t| parse_id(t, "jobs.tenant_id"))
-                        .transpose()?,
-                    kind,
-                    attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-                    last_error,
-                    died_at: from_millis(at),
-                })
-            })
+            .map(
+                |DeadRow {
+                     id,
+                     tenant_id: t,
+                     kind,
+                     attempts,
+                     last_error,
+                     updated_at: at,
+                 }| {
+                    Ok(DeadJob {
+                        id: parse_id(&id, "jobs.id")?,
+                        tenant: t
+                            .as_deref()
+                            .map(|t| parse_id(t, "jobs.tenant_id"))
+                            .transpose()?,
+                        kind,
+                        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                        last_error,
+                        died_at: from_millis(at),
+                    })
+                },
+            )
             .collect::<Result<Vec<_>>>()?;
         Ok(Page::from_overfetch(jobs, limit, |j| j.id.to_string()))
     }

@@ -127,6 +127,31 @@ impl Store {
         Ok(Page::from_overfetch(tenants, limit, |t| t.id.to_string()))
     }
 
+    /// Renames a tenant, recording who did it.
+    pub async fn rename_tenant(&self, tenant: TenantId, name: &str, actor: &str) -> Result<Tenant> {
+        let mut tx = self.begin().await?;
+        let done = with_tx!(tx, c => sqlx::query("UPDATE tenants SET name = $2, updated_at = $3 WHERE id = $1")
+            .bind(tenant.to_string())
+            .bind(name)
+            .bind(now_millis())
+            .execute(c)
+            .await?
+            .rows_affected());
+        if done == 0 {
+            return Err(StoreError::NotFound("tenant"));
+        }
+        tx.audit(crate::audit::NewAuditEntry {
+            tenant: Some(tenant),
+            actor,
+            action: "tenant.renamed",
+            target: Some(&tenant.to_string()),
+            details: serde_json::json!({ "name": name }),
+        })
+        .await?;
+        tx.commit().await?;
+        self.tenant(tenant).await
+    }
+
     /// Sets (or clears) the tenant's own WhatsApp number.
     pub async fn set_whatsapp_number(
         &self,

@@ -50,7 +50,60 @@ contract!(
     failed_jobs_retry_then_die_and_can_be_replayed,
     worker_pool_runs_jobs_promptly_after_commit,
     instance_setting_latch_is_set_once,
+    demo_tenant_is_created_once,
+    tenant_rename_is_audited,
 );
+
+async fn demo_tenant_is_created_once(store: Store) {
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let s = store.clone();
+        tasks.push(tokio::spawn(async move {
+            s.create_demo_tenant_once("Demo", Plan::Inicial)
+                .await
+                .unwrap()
+        }));
+    }
+    let mut made = Vec::new();
+    for t in tasks {
+        made.extend(t.await.unwrap());
+    }
+    assert_eq!(
+        made.len(),
+        1,
+        "one demo tenant even when instances start together"
+    );
+    let (tenant, key) = made.remove(0);
+    assert_eq!(
+        store.authenticate(&key).await.unwrap().unwrap().tenant_id,
+        tenant.id
+    );
+    assert_eq!(store.list_tenants(10, None).await.unwrap().items.len(), 1);
+    assert!(
+        store
+            .create_demo_tenant_once("Demo", Plan::Inicial)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn tenant_rename_is_audited(store: Store) {
+    let (t, _, _) = store
+        .create_tenant_with_key("Old", Plan::Inicial, "test")
+        .await
+        .unwrap();
+    let renamed = store.rename_tenant(t.id, "New", "api:key_x").await.unwrap();
+    assert_eq!(renamed.name, "New");
+    let audit = store.list_audit(t.id, 10, None).await.unwrap().items;
+    assert_eq!(audit.last().unwrap().action, "tenant.renamed");
+    assert_eq!(audit.last().unwrap().actor, "api:key_x");
+    let ghost = chasqui_core::ids::TenantId::new();
+    assert!(matches!(
+        store.rename_tenant(ghost, "x", "t").await,
+        Err(StoreError::NotFound(_))
+    ));
+}
 
 async fn migrations_are_current(store: Store) {
     assert_eq!(
@@ -85,7 +138,11 @@ async fn tenant_and_key_authenticate(store: Store) {
     assert_eq!(audit.items[0].action, "tenant.created");
     assert!(!audit.items[0].details.to_string().contains(key.expose()));
     // Authentication records when the key was last used.
-    let keys = store.list_api_keys(tenant.id).await.unwrap();
+    let keys = store
+        .list_api_keys(tenant.id, 10, None)
+        .await
+        .unwrap()
+        .items;
     assert!(keys[0].last_used_at.is_some());
 }
 
@@ -136,8 +193,16 @@ async fn keys_are_scoped_to_their_tenant(store: Store) {
         .await
         .unwrap();
     store.create_api_key(a.id, None, "test").await.unwrap();
-    assert_eq!(store.list_api_keys(a.id).await.unwrap().len(), 2);
-    let b_keys = store.list_api_keys(b.id).await.unwrap();
+    assert_eq!(
+        store
+            .list_api_keys(a.id, 10, None)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        2
+    );
+    let b_keys = store.list_api_keys(b.id, 10, None).await.unwrap().items;
     assert_eq!(b_keys.len(), 1);
     assert!(b_keys.iter().all(|k| k.tenant_id == b.id));
     assert!(

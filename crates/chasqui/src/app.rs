@@ -101,24 +101,21 @@ impl App {
             .workers
             .enabled
             .then(|| tokio::spawn(worker_pool(&self.state).run(stop_rx.clone())));
-        let mut http_stop = stop_rx.clone();
         let router = http::router(self.state.clone());
-        let server = axum::serve(self.listener, router).with_graceful_shutdown(async move {
-            let _ = http_stop.wait_for(|s| *s).await;
-        });
+        let server =
+            axum::serve(self.listener, router).with_graceful_shutdown(stopped(stop_rx.clone()));
         let signal = tokio::spawn(async move {
             shutdown.await;
             tracing::info!("shutting down: finishing in-flight requests and jobs");
             let _ = stop_tx.send(true);
         });
-        let served = server.into_future();
-        tokio::pin!(served);
-        let mut stop_seen = stop_rx.clone();
+        let mut served = tokio::spawn(server.into_future());
         tokio::select! {
-            r = &mut served => r.context("HTTP server failed")?,
-            _ = stop_seen.wait_for(|s| *s) => {
+            r = &mut served => r.context("HTTP server task failed")?.context("HTTP server failed")?,
+            _ = stopped(stop_rx.clone()) => {
                 if tokio::time::timeout(grace, &mut served).await.is_err() {
                     tracing::warn!("requests still running after the shutdown grace period were cut");
+                    served.abort();
                 }
             }
         }
@@ -133,6 +130,11 @@ impl App {
         self.state.store.close().await;
         Ok(())
     }
+}
+
+/// Resolves once the stop flag is raised.
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
 }
 
 /// The worker pool serving the default queue with every registered handler.
@@ -151,21 +153,24 @@ pub fn worker_pool(state: &AppState) -> WorkerPool {
     )
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+/// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is called (not when
+/// first polled), so a signal that arrives while the server is starting is not lost.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    async move {
+        match (term, int) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
             }
-            Err(_) => std::future::pending::<()>().await,
+            _ => {
+                tracing::warn!("could not install signal handlers; stop with SIGKILL");
+                std::future::pending::<()>().await
+            }
         }
-    };
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
     }
 }

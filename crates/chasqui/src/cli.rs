@@ -204,6 +204,7 @@ impl Cli {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    let shutdown = app::shutdown_signal();
     let app = App::build(config).await?;
     let addr = app.local_addr()?;
     let base = format!("http://{addr}");
@@ -218,7 +219,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             demo.tenant.name, demo.tenant.id
         );
     }
-    app.run(app::shutdown_signal()).await
+    app.run(shutdown).await
 }
 
 async fn worker(config: Config) -> anyhow::Result<()> {
@@ -229,10 +230,11 @@ async fn worker(config: Config) -> anyhow::Result<()> {
         config: std::sync::Arc::new(config),
         keys,
     };
+    let shutdown = app::shutdown_signal();
     let (tx, rx) = tokio::sync::watch::channel(false);
     let pool = tokio::spawn(app::worker_pool(&state).run(rx));
     tracing::info!("workers running; Ctrl-C or SIGTERM to stop");
-    app::shutdown_signal().await;
+    shutdown.await;
     let _ = tx.send(true);
     let _ = tokio::time::timeout(state.config.server.shutdown_grace(), pool).await;
     state.store.close().await;
@@ -347,7 +349,7 @@ async fn key(config: &Config, cmd: KeyCmd) -> anyhow::Result<()> {
         }
         KeyCmd::List { tenant, json } => {
             store.tenant(tenant).await?;
-            for k in store.list_api_keys(tenant).await? {
+            for k in store.list_api_keys(tenant, 10_000, None).await?.items {
                 if json {
                     println!(
                         "{}",

@@ -17,7 +17,9 @@ pub enum PhoneError {
     #[error("this does not look like a phone number")]
     NotANumber,
     /// The default region is not a region code the metadata knows.
-    #[error("unknown region code `{region}`: expected a two-letter ISO 3166 code such as AR, MX or US")]
+    #[error(
+        "unknown region code `{region}`: expected a two-letter ISO 3166 code such as AR, MX or US"
+    )]
     UnknownRegion {
         /// What was given (truncated).
         region: String,
@@ -61,6 +63,14 @@ pub enum PhoneError {
         /// A likely intended number.
         suggestion: Option<String>,
     },
+    /// Long enough only for a local call: the area code is missing.
+    #[error("this looks like a local number in {region}: add the area code{}", did_you_mean(.suggestion))]
+    MissingAreaCode {
+        /// Region the number was read in.
+        region: String,
+        /// A likely intended number.
+        suggestion: Option<String>,
+    },
     /// The right length, but no such number is allocated in the region.
     #[error("not a valid phone number in {region}{}", did_you_mean(.suggestion))]
     NotValid {
@@ -99,6 +109,7 @@ impl PhoneError {
             Self::TooShort { .. } => "too_short",
             Self::TooLong { .. } => "too_long",
             Self::InvalidLength { .. } => "invalid_length",
+            Self::MissingAreaCode { .. } => "missing_area_code",
             Self::NotValid { .. } => "not_valid",
             Self::NotMobile { .. } => "not_mobile",
         }
@@ -120,6 +131,7 @@ impl PhoneError {
             | Self::TooShort { suggestion, .. }
             | Self::TooLong { suggestion, .. }
             | Self::InvalidLength { suggestion, .. }
+            | Self::MissingAreaCode { suggestion, .. }
             | Self::NotValid { suggestion, .. }
             | Self::NotMobile { suggestion, .. } => suggestion.as_deref(),
             Self::Empty | Self::NoDigits | Self::NotANumber | Self::UnknownRegion { .. } => None,
@@ -133,6 +145,7 @@ impl PhoneError {
             | Self::TooShort { suggestion, .. }
             | Self::TooLong { suggestion, .. }
             | Self::InvalidLength { suggestion, .. }
+            | Self::MissingAreaCode { suggestion, .. }
             | Self::NotValid { suggestion, .. }
             | Self::NotMobile { suggestion, .. } => *suggestion = new,
             Self::Empty | Self::NoDigits | Self::NotANumber | Self::UnknownRegion { .. } => {}
@@ -147,11 +160,23 @@ mod tests {
 
     #[test]
     fn messages_say_why_and_what_was_meant() {
-        let err = PhoneError::NotValid { region: "AR".into(), suggestion: Some("+5491123456789".into()) };
-        assert_eq!(err.to_string(), "not a valid phone number in AR (did you mean +5491123456789?)");
+        let err = PhoneError::NotValid {
+            region: "AR".into(),
+            suggestion: Some("+5491123456789".into()),
+        };
+        assert_eq!(
+            err.to_string(),
+            "not a valid phone number in AR (did you mean +5491123456789?)"
+        );
         assert_eq!(err.code(), "not_valid");
         assert_eq!(err.field(), "phone");
-        let err = PhoneError::NotMobile { number_type: super::super::PhoneType::FixedLine, suggestion: None };
-        assert_eq!(err.to_string(), "this is a landline, but a mobile number is needed");
+        let err = PhoneError::NotMobile {
+            number_type: super::super::PhoneType::FixedLine,
+            suggestion: None,
+        };
+        assert_eq!(
+            err.to_string(),
+            "this is a landline, but a mobile number is needed"
+        );
     }
 }

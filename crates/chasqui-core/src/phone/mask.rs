@@ -16,11 +16,15 @@ impl PhoneE164 {
     pub fn masked(&self) -> String {
         let formatted = self.format_international();
         let national_len = self.national_number().len();
-        let area_len = self
-            .metadata()
-            .map_or(0, |n| PHONE_NUMBER_UTIL.get_length_of_national_destination_code(&n));
+        let area_len = self.metadata().map_or(0, |n| {
+            PHONE_NUMBER_UTIL.get_length_of_national_destination_code(&n)
+        });
         let tail = VISIBLE_TAIL.min(national_len / 2);
-        let area = if national_len.saturating_sub(area_len + tail) >= 3 { area_len } else { 0 };
+        let area = if national_len.saturating_sub(area_len + tail) >= 3 {
+            area_len
+        } else {
+            0
+        };
         let head = self.digits().len() - national_len + area;
         let total = formatted.chars().filter(char::is_ascii_digit).count();
         let mut seen = 0;
@@ -31,7 +35,11 @@ impl PhoneE164 {
                     return c;
                 }
                 seen += 1;
-                if seen <= head || seen > total.saturating_sub(tail) { c } else { '*' }
+                if seen <= head || seen > total.saturating_sub(tail) {
+                    c
+                } else {
+                    '*'
+                }
             })
             .collect()
     }
@@ -76,19 +84,14 @@ fn is_joiner(c: char) -> bool {
     c.is_whitespace()
         || matches!(
             c,
-            '+' | '-'
-                | '.'
-                | '('
-                | ')'
-                | '/'
-                | '\u{AD}'
-                | '\u{2010}'..='\u{2015}'
-                | '\u{2212}'
-                | '\u{FF0B}'
-                | '\u{FF08}'
-                | '\u{FF09}'
-                | '\u{FF0D}'
-                | '\u{FF0E}'
+            '+' | '-' | '.' | '(' | ')' | '/' | '\u{AD}' | '\u{2010}'
+                ..='\u{2015}'
+                    | '\u{2212}'
+                    | '\u{FF0B}'
+                    | '\u{FF08}'
+                    | '\u{FF09}'
+                    | '\u{FF0D}'
+                    | '\u{FF0E}'
         )
 }
 
@@ -118,17 +121,27 @@ mod tests {
         let niue = PhoneE164::parse("+683 7012", None).unwrap();
         let masked = niue.masked();
         assert!(masked.ends_with("12"), "{masked}");
-        assert_eq!(masked.chars().filter(char::is_ascii_digit).count(), 5, "{masked}");
+        assert_eq!(
+            masked.chars().filter(char::is_ascii_digit).count(),
+            5,
+            "{masked}"
+        );
         let br = PhoneE164::parse("4004-1234", Some(RegionCode::parse("BR").unwrap())).unwrap();
         assert_eq!(br.masked(), "+55 ****-1234");
     }
 
     #[test]
     fn free_text_keeps_only_the_last_four_digits() {
-        assert_eq!(mask_digits("sent to +54 9 11 2345-6789 ok"), "sent to +** * ** ****-6789 ok");
+        assert_eq!(
+            mask_digits("sent to +54 9 11 2345-6789 ok"),
+            "sent to +** * ** ****-6789 ok"
+        );
         assert_eq!(mask_digits("wa_id=5491123456789,"), "wa_id=*********6789,");
         assert_eq!(mask_digits("code 1234 and 56"), "code 1234 and 56");
-        assert_eq!(mask_digits("011   15   2345   6789"), "***   **   ****   6789");
+        assert_eq!(
+            mask_digits("011   15   2345   6789"),
+            "***   **   ****   6789"
+        );
         assert_eq!(mask_digits("tel:+١٢١٢٢٣٢٣٢٣٢"), "tel:+*******٣٢٣٢");
         assert_eq!(mask_digits(""), "");
         assert_eq!(mask_digits("no numbers"), "no numbers");

@@ -3,7 +3,10 @@
 use std::fmt;
 use std::str::FromStr;
 
-use rlibphonenumber::{PHONE_NUMBER_UTIL, ParseError, PhoneNumber, PhoneNumberFormat, ValidationError};
+use rlibphonenumber::{
+    NumberLengthType, PHONE_NUMBER_UTIL, ParseError, PhoneNumber, PhoneNumberFormat,
+    ValidationError,
+};
 use serde::{Deserialize, Serialize};
 
 use super::{PhoneError, PhoneType, RegionCode};
@@ -52,7 +55,10 @@ pub fn parse(input: &str, default_region: Option<RegionCode>) -> Result<ParsedPh
     }
     let region_name = default_region.map_or_else(|| "any region".to_owned(), |r| r.to_string());
     if trimmed.chars().count() > MAX_INPUT_CHARS {
-        return Err(PhoneError::TooLong { region: region_name, suggestion: None });
+        return Err(PhoneError::TooLong {
+            region: region_name,
+            suggestion: None,
+        });
     }
     let has_plus = trimmed.starts_with(['+', '\u{FF0B}']);
     match PHONE_NUMBER_UTIL.parse(trimmed, default_region.map(RegionCode::inner)) {
@@ -65,17 +71,24 @@ pub fn parse(input: &str, default_region: Option<RegionCode>) -> Result<ParsedPh
         }
         Err(err) => Err(match err {
             ParseError::InvalidCountryCode if default_region.is_none() && !has_plus => {
-                PhoneError::MissingCountryCode { suggestion: with_plus(trimmed) }
+                PhoneError::MissingCountryCode {
+                    suggestion: with_plus(trimmed),
+                }
             }
             ParseError::InvalidCountryCode => PhoneError::InvalidCountryCode { suggestion: None },
-            ParseError::NotANumber(_) if digit_count <= 2 => {
-                PhoneError::TooShort { region: region_name, suggestion: None }
-            }
+            ParseError::NotANumber(_) if digit_count <= 2 => PhoneError::TooShort {
+                region: region_name,
+                suggestion: None,
+            },
             ParseError::NotANumber(_) => PhoneError::NotANumber,
-            ParseError::TooShortAfterIdd | ParseError::TooShortNsn => {
-                PhoneError::TooShort { region: region_name, suggestion: None }
-            }
-            ParseError::TooLongNsn => PhoneError::TooLong { region: region_name, suggestion: None },
+            ParseError::TooShortAfterIdd | ParseError::TooShortNsn => PhoneError::TooShort {
+                region: region_name,
+                suggestion: None,
+            },
+            ParseError::TooLongNsn => PhoneError::TooLong {
+                region: region_name,
+                suggestion: None,
+            },
         }),
     }
 }
@@ -108,7 +121,9 @@ impl PhoneE164 {
 
     /// What kind of line this is, by the current metadata.
     pub fn number_type(&self) -> PhoneType {
-        self.metadata().map_or(PhoneType::Unknown, |n| PhoneType::from_metadata(n.get_type()))
+        self.metadata().map_or(PhoneType::Unknown, |n| {
+            PhoneType::from_metadata(n.get_type())
+        })
     }
 
     /// The region the number belongs to (`None` for non-geographic codes such as `+800`).
@@ -133,7 +148,10 @@ impl PhoneE164 {
         } else {
             None
         };
-        Err(PhoneError::NotMobile { number_type, suggestion })
+        Err(PhoneError::NotMobile {
+            number_type,
+            suggestion,
+        })
     }
 
     /// The international format people read (`+54 9 11 2345-6789`).
@@ -147,8 +165,10 @@ impl PhoneE164 {
     }
 
     fn format(&self, format: PhoneNumberFormat) -> String {
-        self.metadata()
-            .map_or_else(|| self.e164.clone(), |n| PHONE_NUMBER_UTIL.format(&n, format).into_owned())
+        self.metadata().map_or_else(
+            || self.e164.clone(),
+            |n| PHONE_NUMBER_UTIL.format(&n, format).into_owned(),
+        )
     }
 
     /// The metadata's view of this number; always `Some` since the number was valid when built.
@@ -162,7 +182,9 @@ fn valid(number: &PhoneNumber) -> Option<ParsedPhone> {
     if !PHONE_NUMBER_UTIL.is_valid_number(number) {
         return None;
     }
-    let e164 = PHONE_NUMBER_UTIL.format(number, PhoneNumberFormat::E164).into_owned();
+    let e164 = PHONE_NUMBER_UTIL
+        .format(number, PhoneNumberFormat::E164)
+        .into_owned();
     let country_code = u16::try_from(number.country_code).ok()?;
     Some(ParsedPhone {
         phone: PhoneE164 { e164, country_code },
@@ -194,12 +216,16 @@ fn mexico_legacy(number: &PhoneNumber) -> Option<ParsedPhone> {
 /// Turns an invalid-but-parsed number into the most precise reason.
 fn invalid_reason(number: &PhoneNumber) -> PhoneError {
     let region = region_label(number);
+    let suggestion = None;
     match PHONE_NUMBER_UTIL.is_possible_number_with_reason(number) {
-        Err(ValidationError::InvalidCountryCode) => PhoneError::InvalidCountryCode { suggestion: None },
-        Err(ValidationError::TooShort) => PhoneError::TooShort { region, suggestion: None },
-        Err(ValidationError::TooLong) => PhoneError::TooLong { region, suggestion: None },
-        Err(ValidationError::InvalidLength) => PhoneError::InvalidLength { region, suggestion: None },
-        Ok(_) => PhoneError::NotValid { region, suggestion: None },
+        Err(ValidationError::InvalidCountryCode) => PhoneError::InvalidCountryCode { suggestion },
+        Err(ValidationError::TooShort) => PhoneError::TooShort { region, suggestion },
+        Err(ValidationError::TooLong) => PhoneError::TooLong { region, suggestion },
+        Err(ValidationError::InvalidLength) => PhoneError::InvalidLength { region, suggestion },
+        Ok(NumberLengthType::IsPossibleLocalOnly) => {
+            PhoneError::MissingAreaCode { region, suggestion }
+        }
+        Ok(NumberLengthType::IsPossible) => PhoneError::NotValid { region, suggestion },
     }
 }
 
@@ -234,7 +260,9 @@ fn with_plus(input: &str) -> Option<String> {
 
 fn valid_mobile(e164: &str) -> Option<String> {
     let number = PHONE_NUMBER_UTIL.parse(e164, None).ok()?;
-    valid(&number).filter(|p| p.number_type.may_be_mobile()).map(|p| p.phone.e164)
+    valid(&number)
+        .filter(|p| p.number_type.may_be_mobile())
+        .map(|p| p.phone.e164)
 }
 
 fn country_code_len(code: u16) -> usize {
@@ -324,7 +352,12 @@ mod tests {
 
     #[test]
     fn mexico_legacy_mobile_forms_become_todays_number() {
-        for typed in ["+52 1 33 1234-5678", "044 (33) 1234-5678", "045 33 1234-5678", "+5213312345678"] {
+        for typed in [
+            "+52 1 33 1234-5678",
+            "044 (33) 1234-5678",
+            "045 33 1234-5678",
+            "+5213312345678",
+        ] {
             assert_eq!(e164(typed, "MX"), "+523312345678", "{typed}");
         }
         assert_eq!(e164("01 (449)978-0001", "MX"), "+524499780001");
@@ -333,7 +366,9 @@ mod tests {
     #[test]
     fn errors_say_why() {
         let code = |input: &str, r: Option<&str>| {
-            PhoneE164::parse(input, r.and_then(region)).unwrap_err().code()
+            PhoneE164::parse(input, r.and_then(region))
+                .unwrap_err()
+                .code()
         };
         assert_eq!(code("", Some("AR")), "empty");
         assert_eq!(code("   ", Some("AR")), "empty");
@@ -344,6 +379,7 @@ mod tests {
         assert_eq!(code("+999 1234 5678", None), "invalid_country_code");
         assert_eq!(code("011 2345 678", None), "missing_country_code");
         assert_eq!(code("+1 187 215 5230", None), "not_valid");
+        assert_eq!(code("2345 6789", Some("AR")), "missing_area_code");
         assert_eq!(code(&"1".repeat(200), Some("US")), "too_long");
     }
 
@@ -374,11 +410,21 @@ mod tests {
         let err = landline.require_mobile().unwrap_err();
         assert_eq!(err.code(), "not_mobile");
         assert_eq!(err.suggestion(), Some("+5491123456789"));
-        assert!(err.to_string().starts_with("this is a landline, but a mobile number is needed"));
+        assert!(
+            err.to_string()
+                .starts_with("this is a landline, but a mobile number is needed")
+        );
         let toll_free = PhoneE164::parse("0800-123-4567", region("AR")).unwrap();
         assert_eq!(toll_free.require_mobile().unwrap_err().suggestion(), None);
-        for mobile in [("011 15-2345-6789", "AR"), ("(650) 253-0000", "US"), ("55 1234 5678", "MX")] {
-            PhoneE164::parse(mobile.0, region(mobile.1)).unwrap().require_mobile().unwrap();
+        for mobile in [
+            ("011 15-2345-6789", "AR"),
+            ("(650) 253-0000", "US"),
+            ("55 1234 5678", "MX"),
+        ] {
+            PhoneE164::parse(mobile.0, region(mobile.1))
+                .unwrap()
+                .require_mobile()
+                .unwrap();
         }
     }
 
@@ -441,13 +487,15 @@ mod tests {
 
         #[test]
         fn formatting_and_parsing_back_is_identity(typed in plausible_number()) {
-            if let Ok(phone) = PhoneE164::parse(&typed, None) {
-                prop_assert_eq!(&PhoneE164::parse(phone.as_str(), None).unwrap(), &phone);
-                prop_assert_eq!(&PhoneE164::parse(&phone.format_international(), None).unwrap(), &phone);
-                let national = phone.format_national();
-                prop_assert_eq!(&PhoneE164::parse(&national, phone.region()).unwrap(), &phone);
-                prop_assert_eq!(&phone.as_str().parse::<PhoneE164>().unwrap(), &phone);
-            }
+            let parsed = PhoneE164::parse(&typed, None);
+            // Random subscriber digits are not always allocated; proptest fails if too few are.
+            prop_assume!(parsed.is_ok());
+            let phone = parsed.unwrap();
+            prop_assert_eq!(&PhoneE164::parse(phone.as_str(), None).unwrap(), &phone);
+            prop_assert_eq!(&PhoneE164::parse(&phone.format_international(), None).unwrap(), &phone);
+            let national = phone.format_national();
+            prop_assert_eq!(&PhoneE164::parse(&national, phone.region()).unwrap(), &phone);
+            prop_assert_eq!(&phone.as_str().parse::<PhoneE164>().unwrap(), &phone);
         }
     }
 }

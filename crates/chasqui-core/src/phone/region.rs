@@ -9,25 +9,26 @@ use serde::{Deserialize, Serialize};
 
 use super::PhoneError;
 
-/// A region the phone metadata knows, so a tenant's default region can never be a typo like `AG`→`ARG`.
+/// A region the phone metadata knows (shown upper-case, `AR`), so a tenant's default region is never a typo.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RegionCode(Region);
 
 impl RegionCode {
     /// Parses a two-letter region code, case-insensitively (`ar`, `AR`); `001` and unknown codes are refused.
     pub fn parse(code: &str) -> Result<Self, PhoneError> {
-        let unknown = || PhoneError::UnknownRegion { region: truncate_for_message(code) };
+        let unknown = || PhoneError::UnknownRegion {
+            region: truncate_for_message(code),
+        };
         let trimmed = code.trim();
         let region = Region::from_code(trimmed).map_err(|_| unknown())?;
-        if region == Region::World || PHONE_NUMBER_UTIL.get_country_code_for_region(region).is_none() {
+        if region == Region::World
+            || PHONE_NUMBER_UTIL
+                .get_country_code_for_region(region)
+                .is_none()
+        {
             return Err(unknown());
         }
         Ok(Self(region))
-    }
-
-    /// The upper-case two-letter code, as shown to users and stored.
-    pub fn as_str(&self) -> String {
-        self.0.as_region_str().to_string()
     }
 
     /// The country calling code dialled for this region (`54` for `AR`).
@@ -39,7 +40,9 @@ impl RegionCode {
     }
 
     pub(crate) fn from_metadata(region: Region) -> Option<Self> {
-        PHONE_NUMBER_UTIL.get_country_code_for_region(region).map(|_| Self(region))
+        PHONE_NUMBER_UTIL
+            .get_country_code_for_region(region)
+            .map(|_| Self(region))
     }
 
     pub(crate) fn inner(self) -> Region {
@@ -86,12 +89,16 @@ impl<'de> Deserialize<'de> for RegionCode {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     #[test]
     fn known_regions_parse_in_any_case() {
-        assert_eq!(RegionCode::parse("ar").map(|r| r.to_string()), Ok("AR".to_owned()));
+        assert_eq!(
+            RegionCode::parse("ar").map(|r| r.to_string()),
+            Ok("AR".to_owned())
+        );
         assert_eq!(RegionCode::parse(" MX ").map(|r| r.calling_code()), Ok(52));
     }
 

@@ -155,7 +155,9 @@ pub fn send_to(phone: &PhoneE164, last_seen: Option<&WaId>) -> WaId {
 
 /// The kind of line `digits` are by the metadata, `None` when they are no valid number.
 fn metadata_type(digits: &str) -> Option<PhoneType> {
-    crate::phone::parse(&format!("+{digits}"), None).ok().map(|p| p.number_type)
+    crate::phone::parse(&format!("+{digits}"), None)
+        .ok()
+        .map(|p| p.number_type)
 }
 
 impl From<&PhoneE164> for WaId {
@@ -179,7 +181,9 @@ impl fmt::Display for WaId {
 
 impl fmt::Debug for WaId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("WaId").field(&super::mask_digits(&self.0)).finish()
+        f.debug_tuple("WaId")
+            .field(&super::mask_digits(&self.0))
+            .finish()
     }
 }
 
@@ -191,7 +195,9 @@ impl fmt::Display for ContactKey {
 
 impl fmt::Debug for ContactKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("ContactKey").field(&super::mask_digits(&self.0)).finish()
+        f.debug_tuple("ContactKey")
+            .field(&super::mask_digits(&self.0))
+            .finish()
     }
 }
 
@@ -222,17 +228,29 @@ mod tests {
         assert_eq!(id("5491123456789").as_str(), "5491123456789");
         assert_eq!(id("+5491123456789").as_str(), "5491123456789");
         assert_eq!(id("whatsapp:+5491123456789").as_str(), "5491123456789");
-        assert_eq!(id("5491123456789").to_twilio_address(), "whatsapp:+5491123456789");
+        assert_eq!(
+            id("5491123456789").to_twilio_address(),
+            "whatsapp:+5491123456789"
+        );
         assert_eq!(WaId::parse("").unwrap_err().code(), "wa_id_empty");
-        assert_eq!(WaId::parse("54 911").unwrap_err().code(), "wa_id_not_digits");
-        assert_eq!(WaId::parse("1234567890123456").unwrap_err().code(), "wa_id_too_long");
+        assert_eq!(
+            WaId::parse("54 911").unwrap_err().code(),
+            "wa_id_not_digits"
+        );
+        assert_eq!(
+            WaId::parse("1234567890123456").unwrap_err().code(),
+            "wa_id_too_long"
+        );
     }
 
     #[test]
     fn argentina_mobile_finds_a_contact_stored_without_the_nine_but_not_the_reverse() {
         assert!(same_person(&id("5491112345678"), &id("541112345678")));
         assert!(!same_person(&id("541112345678"), &id("5491112345678")));
-        assert_eq!(id("5491112345678").allow_list_form(), Some(id("541112345678")));
+        assert_eq!(
+            id("5491112345678").allow_list_form(),
+            Some(id("541112345678"))
+        );
         assert_eq!(id("541112345678").allow_list_form(), None);
     }
 
@@ -262,12 +280,21 @@ mod tests {
     fn send_to_prefers_the_id_whatsapp_gave() {
         let phone = PhoneE164::parse("+52 55 1234 5678", None).unwrap();
         assert_eq!(send_to(&phone, None).as_str(), "525512345678");
-        assert_eq!(send_to(&phone, Some(&id("5215512345678"))).as_str(), "5215512345678");
-        assert_eq!(send_to(&phone, Some(&id("5215599999999"))).as_str(), "525512345678");
+        assert_eq!(
+            send_to(&phone, Some(&id("5215512345678"))).as_str(),
+            "5215512345678"
+        );
+        assert_eq!(
+            send_to(&phone, Some(&id("5215599999999"))).as_str(),
+            "525512345678"
+        );
     }
 
     #[test]
     fn debug_is_masked() {
-        assert_eq!(format!("{:?}", id("5491123456789")), "WaId(\"*********6789\")");
+        assert_eq!(
+            format!("{:?}", id("5491123456789")),
+            "WaId(\"*********6789\")"
+        );
     }
 }

@@ -24,10 +24,16 @@ pub enum LinkContext {
 
 impl LinkContext {
     /// Every context, in documentation order.
-    pub const ALL: [LinkContext; 4] = [Self::Invoice, Self::CustomerProfile, Self::JobConfirmation, Self::Generic];
+    pub const ALL: [LinkContext; 4] = [
+        Self::Invoice,
+        Self::CustomerProfile,
+        Self::JobConfirmation,
+        Self::Generic,
+    ];
 
     /// The names accepted by [`parse`](Self::parse), for error messages and API docs.
-    pub const NAMES: &'static [&'static str] = &["invoice", "customer_profile", "job_confirmation", "generic"];
+    pub const NAMES: &'static [&'static str] =
+        &["invoice", "customer_profile", "job_confirmation", "generic"];
 
     /// Parses a context name (`invoice`, `customer_profile`, …; `-` is accepted for `_`, any case).
     pub fn parse(name: &str) -> Result<Self, LinkError> {
@@ -35,7 +41,10 @@ impl LinkContext {
         Self::ALL
             .into_iter()
             .find(|c| c.as_str() == normalised)
-            .ok_or_else(|| LinkError::UnknownContext { given: echo(name), known: Self::NAMES })
+            .ok_or_else(|| LinkError::UnknownContext {
+                given: echo(name),
+                known: Self::NAMES,
+            })
     }
 
     /// The stable snake_case name.
@@ -51,7 +60,13 @@ impl LinkContext {
     /// The placeholders this context fills; a tenant template may use these and no others.
     pub fn placeholders(self) -> &'static [&'static str] {
         match self {
-            Self::Invoice => &["number", "amount", "due_date", "customer_name", "business_name"],
+            Self::Invoice => &[
+                "number",
+                "amount",
+                "due_date",
+                "customer_name",
+                "business_name",
+            ],
             Self::CustomerProfile => &["customer_name", "business_name"],
             Self::JobConfirmation => &["job", "date", "address", "customer_name", "business_name"],
             Self::Generic => &["customer_name", "business_name"],
@@ -83,7 +98,10 @@ mod tests {
         for c in LinkContext::ALL {
             assert_eq!(LinkContext::parse(c.as_str()).unwrap(), c);
         }
-        assert_eq!(LinkContext::parse("Job-Confirmation").unwrap(), LinkContext::JobConfirmation);
+        assert_eq!(
+            LinkContext::parse("Job-Confirmation").unwrap(),
+            LinkContext::JobConfirmation
+        );
         let err = LinkContext::parse("receipt").unwrap_err();
         assert_eq!((err.code(), err.field()), ("unknown_context", "context"));
         assert_eq!(

@@ -16,7 +16,9 @@ pub enum LinkError {
     #[error("a link needs a phone number, a text, or both")]
     EmptyLink,
     /// The link would be longer than browsers, QR codes and chat apps handle reliably.
-    #[error("the text is too long for a link: the link would be {url_len} characters, at most {max} are allowed")]
+    #[error(
+        "the text is too long for a link: the link would be {url_len} characters, at most {max} are allowed"
+    )]
     TextTooLong {
         /// Length of the link that would have been made.
         url_len: usize,
@@ -24,7 +26,9 @@ pub enum LinkError {
         max: usize,
     },
     /// A free text and a template context at once (only `generic` takes a free text).
-    #[error("give either a text or a context, not both (a free text only goes with the `generic` context)")]
+    #[error(
+        "give either a text or a context, not both (a free text only goes with the `generic` context)"
+    )]
     TextWithContext,
     /// A `%`-escape in a link's text that is not valid UTF-8 or not hex.
     #[error("the link text is not valid percent-encoded UTF-8")]
@@ -118,7 +122,9 @@ pub enum LinkError {
         unit: &'static str,
     },
     /// The link does not fit in a QR code at the chosen error-correction level.
-    #[error("the link is too long for a QR code at error-correction level {ec_level}: shorten the text or use a lower level")]
+    #[error(
+        "the link is too long for a QR code at error-correction level {ec_level}: shorten the text or use a lower level"
+    )]
     QrDataTooLong {
         /// The level asked for.
         ec_level: char,
@@ -163,9 +169,10 @@ impl LinkError {
         match self {
             Self::Phone(e) => e.field(),
             Self::EmptyLink => "phone",
-            Self::TextTooLong { .. } | Self::TextWithContext | Self::BadEncoding | Self::QrDataTooLong { .. } => {
-                "text"
-            }
+            Self::TextTooLong { .. }
+            | Self::TextWithContext
+            | Self::BadEncoding
+            | Self::QrDataTooLong { .. } => "text",
             Self::UnknownContext { .. } => "context",
             Self::InvalidLocale { .. } => "locale",
             Self::MissingValue { .. } | Self::InvalidValue { .. } => "data",
@@ -191,13 +198,22 @@ mod tests {
 
     #[test]
     fn phone_errors_keep_their_code_and_field() {
-        let err = LinkError::from(PhoneError::UnknownRegion { region: "XX".into() });
+        let err = LinkError::from(PhoneError::UnknownRegion {
+            region: "XX".into(),
+        });
         assert_eq!((err.code(), err.field()), ("unknown_region", "region"));
     }
 
     #[test]
     fn placeholders_are_shown_with_their_braces() {
-        let err = LinkError::UnknownPlaceholder { placeholder: "nombre".into(), context: "invoice", allowed: &["number"] };
-        assert_eq!(err.to_string(), "unknown placeholder `{{nombre}}` for `invoice`: use one of number");
+        let err = LinkError::UnknownPlaceholder {
+            placeholder: "nombre".into(),
+            context: "invoice",
+            allowed: &["number"],
+        };
+        assert_eq!(
+            err.to_string(),
+            "unknown placeholder `{{nombre}}` for `invoice`: use one of number"
+        );
     }
 }

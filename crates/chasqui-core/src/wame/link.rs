@@ -19,7 +19,11 @@ const BASE: &str = "https://wa.me/";
 
 /// Everything but RFC 3986 unreserved characters is escaped, so space is `%20` (never `+`) and
 /// `&`, `#`, `+`, `=`, `?`, newlines and all non-ASCII survive any URL parser.
-const TEXT_ESCAPES: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const TEXT_ESCAPES: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// A click-to-chat link that opens a chat (with a number, or the share sheet) with a prefilled message.
 ///
@@ -49,9 +53,16 @@ impl WaMeLink {
             url.push_str(&encode_text(t));
         }
         if url.len() > MAX_URL_LEN {
-            return Err(LinkError::TextTooLong { url_len: url.len(), max: MAX_URL_LEN });
+            return Err(LinkError::TextTooLong {
+                url_len: url.len(),
+                max: MAX_URL_LEN,
+            });
         }
-        Ok(Self { url, phone: phone.cloned(), text: text.map(str::to_owned) })
+        Ok(Self {
+            url,
+            phone: phone.cloned(),
+            text: text.map(str::to_owned),
+        })
     }
 
     /// The URL.
@@ -77,15 +88,17 @@ pub fn encode_text(text: &str) -> String {
 
 /// Decodes a `text` query value back to the message (`+` is a literal plus, as we never emit it for space).
 pub fn decode_text(encoded: &str) -> Result<String, LinkError> {
-    let malformed_escape = encoded
-        .match_indices('%')
-        .any(|(i, _)| !encoded.get(i + 1..i + 3).is_some_and(|h| h.bytes().all(|b| b.is_ascii_hexdigit())));
+    let malformed_escape = encoded.match_indices('%').any(|(i, _)| {
+        !encoded
+            .get(i + 1..i + 3)
+            .is_some_and(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
+    });
     if malformed_escape {
         return Err(LinkError::BadEncoding);
     }
     percent_decode_str(encoded)
         .decode_utf8()
-        .map(|s| s.into_owned())
+        .map(std::borrow::Cow::into_owned)
         .map_err(|_| LinkError::BadEncoding)
 }
 
@@ -116,20 +129,36 @@ mod tests {
 
     #[test]
     fn digits_only_and_percent_encoded_text() {
-        let link = WaMeLink::new(Some(&phone()), Some("Hola! Factura #42 & más\n¿Pagás? 😀 1+1")).unwrap();
+        let link = WaMeLink::new(
+            Some(&phone()),
+            Some("Hola! Factura #42 & más\n¿Pagás? 😀 1+1"),
+        )
+        .unwrap();
         assert_eq!(
             link.as_str(),
             "https://wa.me/5491123456789?text=Hola%21%20Factura%20%2342%20%26%20m%C3%A1s%0A%C2%BFPag%C3%A1s%3F%20%F0%9F%98%80%201%2B1"
         );
-        assert_eq!(WaMeLink::new(Some(&phone()), None).unwrap().as_str(), "https://wa.me/5491123456789");
-        assert_eq!(WaMeLink::new(Some(&phone()), Some("  ")).unwrap().as_str(), "https://wa.me/5491123456789");
+        assert_eq!(
+            WaMeLink::new(Some(&phone()), None).unwrap().as_str(),
+            "https://wa.me/5491123456789"
+        );
+        assert_eq!(
+            WaMeLink::new(Some(&phone()), Some("  ")).unwrap().as_str(),
+            "https://wa.me/5491123456789"
+        );
     }
 
     #[test]
     fn without_a_number_the_link_shares_the_text() {
-        assert_eq!(WaMeLink::new(None, Some("hi")).unwrap().as_str(), "https://wa.me/?text=hi");
+        assert_eq!(
+            WaMeLink::new(None, Some("hi")).unwrap().as_str(),
+            "https://wa.me/?text=hi"
+        );
         assert_eq!(WaMeLink::new(None, None).unwrap_err().code(), "empty_link");
-        assert_eq!(WaMeLink::new(None, Some(" ")).unwrap_err().code(), "empty_link");
+        assert_eq!(
+            WaMeLink::new(None, Some(" ")).unwrap_err().code(),
+            "empty_link"
+        );
     }
 
     #[test]
@@ -138,7 +167,13 @@ mod tests {
         assert_eq!(err.code(), "text_too_long");
         assert_eq!(err.field(), "text");
         let fits = "a".repeat(MAX_URL_LEN - "https://wa.me/5491123456789?text=".len());
-        assert_eq!(WaMeLink::new(Some(&phone()), Some(&fits)).unwrap().as_str().len(), MAX_URL_LEN);
+        assert_eq!(
+            WaMeLink::new(Some(&phone()), Some(&fits))
+                .unwrap()
+                .as_str()
+                .len(),
+            MAX_URL_LEN
+        );
         let one_more = format!("{fits}a");
         assert!(WaMeLink::new(Some(&phone()), Some(&one_more)).is_err());
     }

@@ -23,7 +23,10 @@ impl Locale {
     pub fn parse(tag: &str) -> Result<Self, LinkError> {
         let invalid = || LinkError::InvalidLocale { given: echo(tag) };
         let mut parts = tag.trim().split(['-', '_']);
-        let language = parts.next().filter(|l| (2..=3).contains(&l.len()) && is_alpha(l)).ok_or_else(invalid)?;
+        let language = parts
+            .next()
+            .filter(|l| (2..=3).contains(&l.len()) && is_alpha(l))
+            .ok_or_else(invalid)?;
         let mut normalised = language.to_ascii_lowercase();
         let mut rest: Vec<&str> = parts.collect();
         if let Some(script) = rest.first().filter(|s| s.len() == 4 && is_alpha(s)) {
@@ -115,7 +118,12 @@ mod tests {
     use super::*;
 
     fn chain(tag: &str) -> Vec<String> {
-        Locale::parse(tag).unwrap().fallback_chain().iter().map(|l| l.to_string()).collect()
+        Locale::parse(tag)
+            .unwrap()
+            .fallback_chain()
+            .iter()
+            .map(|l| l.to_string())
+            .collect()
     }
 
     #[test]
@@ -124,7 +132,11 @@ mod tests {
         assert_eq!(Locale::parse("es-419").unwrap().as_str(), "es-419");
         assert_eq!(Locale::parse("zh_hant_tw").unwrap().as_str(), "zh-Hant-TW");
         for bad in ["", "e", "english", "es-", "es-ARG", "12", "es-AR-x", "és"] {
-            assert_eq!(Locale::parse(bad).unwrap_err().code(), "invalid_locale", "{bad}");
+            assert_eq!(
+                Locale::parse(bad).unwrap_err().code(),
+                "invalid_locale",
+                "{bad}"
+            );
         }
     }
 

@@ -19,10 +19,14 @@ pub use context::LinkContext;
 pub use error::LinkError;
 pub use link::{MAX_URL_LEN, WaMeLink, decode_text, encode_text};
 pub use locale::Locale;
-pub use qr::{DEFAULT_MODULE_PX, EcLevel, MODULE_PX, QrMatrix, QrOptions, QrSize, TOTAL_PX, TerminalBackground, qr_matrix};
+pub use qr::{
+    DEFAULT_MODULE_PX, EcLevel, MODULE_PX, QrMatrix, QrOptions, QrSize, TOTAL_PX,
+    TerminalBackground, qr_matrix,
+};
 pub use ref_code::{MAX_REF_LEN, RefCode, append_ref, extract_ref};
 pub use request::{BuiltLink, LinkDefaults, LinkRequest};
 pub use template::{
-    MAX_TEMPLATE_CHARS, RenderedText, TemplateOverrides, TemplateSource, render, resolve, validate_template,
+    MAX_TEMPLATE_CHARS, RenderedText, TemplateOverrides, TemplateSource, render, resolve,
+    validate_template,
 };
 pub use texts::BUILTIN_LOCALES;

@@ -5,7 +5,7 @@
 //! typical link (~57 modules with the quiet zone) prints about 29 mm wide, above the ~2 cm phones
 //! read comfortably; on screen it is ~340 px.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::ops::RangeInclusive;
 use std::str::FromStr;
 
@@ -131,10 +131,17 @@ pub struct QrMatrix {
 
 /// Encodes data (a link) as a QR code at the given error-correction level.
 pub fn qr_matrix(data: &str, ec_level: EcLevel) -> Result<QrMatrix, LinkError> {
-    let code = QrCode::with_error_correction_level(data.as_bytes(), ec_level.to_qrcode())
-        .map_err(|_| LinkError::QrDataTooLong { ec_level: ec_level.letter() })?;
+    let code = QrCode::with_error_correction_level(data.as_bytes(), ec_level.to_qrcode()).map_err(
+        |_| LinkError::QrDataTooLong {
+            ec_level: ec_level.letter(),
+        },
+    )?;
     let width = code.width();
-    let dark = code.to_colors().into_iter().map(|c| c == Color::Dark).collect();
+    let dark = code
+        .to_colors()
+        .into_iter()
+        .map(|c| c == Color::Dark)
+        .collect();
     Ok(QrMatrix { width, dark })
 }
 
@@ -164,13 +171,23 @@ impl QrMatrix {
                 if (*MODULE_PX.start()..=max).contains(&px) {
                     Ok(px)
                 } else {
-                    Err(LinkError::SizeOutOfRange { given: px, min: *MODULE_PX.start(), max, unit: "px per module" })
+                    Err(LinkError::SizeOutOfRange {
+                        given: px,
+                        min: *MODULE_PX.start(),
+                        max,
+                        unit: "px per module",
+                    })
                 }
             }
             QrSize::TotalPx(px) => {
                 let min = modules.max(*TOTAL_PX.start());
                 if !TOTAL_PX.contains(&px) || px < modules {
-                    return Err(LinkError::SizeOutOfRange { given: px, min, max: *TOTAL_PX.end(), unit: "px" });
+                    return Err(LinkError::SizeOutOfRange {
+                        given: px,
+                        min,
+                        max: *TOTAL_PX.end(),
+                        unit: "px",
+                    });
                 }
                 Ok((px / modules).min(*MODULE_PX.end()))
             }
@@ -194,7 +211,9 @@ impl QrMatrix {
                 while x < self.width && self.is_dark(x, y) {
                     x += 1;
                 }
-                path.push_str(&format!("M{},{}h{}v1h-{}z", start + QUIET_ZONE, y + QUIET_ZONE, x - start, x - start));
+                let (left, top, run) = (start + QUIET_ZONE, y + QUIET_ZONE, x - start);
+                // Writing to a String cannot fail.
+                let _ = write!(path, "M{left},{top}h{run}v1h-{run}z");
             }
         }
         Ok(format!(
@@ -219,7 +238,10 @@ impl QrMatrix {
         let mut pixels = vec![0u8; row_bytes * side];
         for y in 0..side {
             for x in 0..side {
-                let light = !self.is_dark((x / px).wrapping_sub(QUIET_ZONE), (y / px).wrapping_sub(QUIET_ZONE));
+                let light = !self.is_dark(
+                    (x / px).wrapping_sub(QUIET_ZONE),
+                    (y / px).wrapping_sub(QUIET_ZONE),
+                );
                 if light {
                     pixels[y * row_bytes + x / 8] |= 0x80 >> (x % 8);
                 }
@@ -234,8 +256,12 @@ impl QrMatrix {
             yppu: PRINT_PX_PER_METRE,
             unit: png::Unit::Meter,
         }));
-        let mut writer = encoder.write_header().map_err(|e| png_error(&e.to_string()))?;
-        writer.write_image_data(&pixels).map_err(|e| png_error(&e.to_string()))?;
+        let mut writer = encoder
+            .write_header()
+            .map_err(|e| png_error(&e.to_string()))?;
+        writer
+            .write_image_data(&pixels)
+            .map_err(|e| png_error(&e.to_string()))?;
         writer.finish().map_err(|e| png_error(&e.to_string()))?;
         Ok(out)
     }
@@ -243,7 +269,10 @@ impl QrMatrix {
     /// Lines of Unicode half blocks (two rows of modules per line) for a terminal.
     pub fn to_terminal(&self, background: TerminalBackground) -> String {
         let ink = |x: usize, y: usize| {
-            let dark = self.is_dark(x.wrapping_sub(TERMINAL_QUIET_ZONE), y.wrapping_sub(TERMINAL_QUIET_ZONE));
+            let dark = self.is_dark(
+                x.wrapping_sub(TERMINAL_QUIET_ZONE),
+                y.wrapping_sub(TERMINAL_QUIET_ZONE),
+            );
             match background {
                 TerminalBackground::Dark => !dark,
                 TerminalBackground::Light => dark,
@@ -284,18 +313,26 @@ impl WaMeLink {
     }
 
     /// The link's QR code for a terminal (the CLI's `--terminal`).
-    pub fn qr_terminal(&self, ec_level: EcLevel, background: TerminalBackground) -> Result<String, LinkError> {
+    pub fn qr_terminal(
+        &self,
+        ec_level: EcLevel,
+        background: TerminalBackground,
+    ) -> Result<String, LinkError> {
         Ok(self.qr(ec_level)?.to_terminal(background))
     }
 }
 
 fn png_error(reason: &str) -> LinkError {
-    LinkError::PngEncoding { reason: reason.to_owned() }
+    LinkError::PngEncoding {
+        reason: reason.to_owned(),
+    }
 }
 
 impl fmt::Debug for QrMatrix {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("QrMatrix").field("width", &self.width).finish()
+        f.debug_struct("QrMatrix")
+            .field("width", &self.width)
+            .finish()
     }
 }
 
@@ -317,9 +354,18 @@ mod tests {
     #[test]
     fn sizes_out_of_range_are_refused() {
         let m = qr_matrix(LINK, EcLevel::M).unwrap();
-        for bad in [QrSize::ModulePx(0), QrSize::ModulePx(41), QrSize::TotalPx(10), QrSize::TotalPx(5000)] {
+        for bad in [
+            QrSize::ModulePx(0),
+            QrSize::ModulePx(41),
+            QrSize::TotalPx(10),
+            QrSize::TotalPx(5000),
+        ] {
             let err = m.to_png(bad).unwrap_err();
-            assert_eq!((err.code(), err.field()), ("size_out_of_range", "size"), "{bad:?}");
+            assert_eq!(
+                (err.code(), err.field()),
+                ("size_out_of_range", "size"),
+                "{bad:?}"
+            );
         }
         let modules = u32::try_from(m.width_with_quiet_zone()).unwrap();
         assert_eq!(m.module_px(QrSize::TotalPx(300)).unwrap(), 300 / modules);
@@ -328,9 +374,25 @@ mod tests {
         let big_modules = u32::try_from(big.width_with_quiet_zone()).unwrap();
         assert!(big_modules > 64);
         let err = big.module_px(QrSize::ModulePx(40)).unwrap_err();
-        assert_eq!(err, LinkError::SizeOutOfRange { given: 40, min: 1, max: 4096 / big_modules, unit: "px per module" });
+        assert_eq!(
+            err,
+            LinkError::SizeOutOfRange {
+                given: 40,
+                min: 1,
+                max: 4096 / big_modules,
+                unit: "px per module"
+            }
+        );
         let err = big.module_px(QrSize::TotalPx(64)).unwrap_err();
-        assert_eq!(err, LinkError::SizeOutOfRange { given: 64, min: big_modules, max: 4096, unit: "px" });
+        assert_eq!(
+            err,
+            LinkError::SizeOutOfRange {
+                given: 64,
+                min: big_modules,
+                max: 4096,
+                unit: "px"
+            }
+        );
     }
 
     #[test]
@@ -347,7 +409,10 @@ mod tests {
         let m = qr_matrix(LINK, EcLevel::M).unwrap();
         let n = m.width_with_quiet_zone();
         let svg = m.to_svg(QrSize::ModulePx(5)).unwrap();
-        assert!(svg.contains(&format!(r#"width="{}" height="{}""#, n * 5, n * 5)), "{svg}");
+        assert!(
+            svg.contains(&format!(r#"width="{}" height="{}""#, n * 5, n * 5)),
+            "{svg}"
+        );
         let png = m.to_png(QrSize::ModulePx(3)).unwrap();
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
         let width = u32::from_be_bytes([png[16], png[17], png[18], png[19]]);
@@ -361,6 +426,9 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), (m.width() + 4).div_ceil(2));
         assert!(lines.iter().all(|l| l.chars().count() == m.width() + 4));
-        assert!(lines[0].chars().all(|c| c == '\u{2588}'), "quiet zone is light ink on dark terminals");
+        assert!(
+            lines[0].chars().all(|c| c == '\u{2588}'),
+            "quiet zone is light ink on dark terminals"
+        );
     }
 }

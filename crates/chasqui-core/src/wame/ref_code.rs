@@ -35,7 +35,10 @@ impl RefCode {
         if code.is_empty() {
             return Err(LinkError::RefEmpty);
         }
-        if let Some(found) = code.chars().find(|c| !c.is_ascii_alphanumeric() && *c != '-') {
+        if let Some(found) = code
+            .chars()
+            .find(|c| !c.is_ascii_alphanumeric() && *c != '-')
+        {
             return Err(LinkError::RefInvalidChar { found });
         }
         if code.starts_with('-') || code.ends_with('-') {
@@ -64,7 +67,10 @@ pub fn append_ref(text: &str, code: &RefCode) -> String {
 
 /// Finds the last valid `[ref:CODE]` marker in a received message.
 pub fn extract_ref(message: &str) -> Option<RefCode> {
-    message.match_indices('[').rev().find_map(|(i, _)| marker_at(&message[i + 1..]))
+    message
+        .match_indices('[')
+        .rev()
+        .find_map(|(i, _)| marker_at(&message[i + 1..]))
 }
 
 /// Reads `ref : CODE ]` right after a `[`.
@@ -125,24 +131,47 @@ mod tests {
     fn codes_are_short_plain_and_upper_case() {
         assert_eq!(code(" inv-0042 ").as_str(), "INV-0042");
         assert_eq!(RefCode::parse("").unwrap_err().code(), "ref_empty");
-        assert_eq!(RefCode::parse("INV_42").unwrap_err().code(), "ref_invalid_char");
-        assert_eq!(RefCode::parse("-42").unwrap_err().code(), "ref_invalid_char");
+        assert_eq!(
+            RefCode::parse("INV_42").unwrap_err().code(),
+            "ref_invalid_char"
+        );
+        assert_eq!(
+            RefCode::parse("-42").unwrap_err().code(),
+            "ref_invalid_char"
+        );
         assert_eq!(RefCode::parse("Ñ1").unwrap_err().code(), "ref_invalid_char");
-        assert_eq!(RefCode::parse(&"A".repeat(MAX_REF_LEN + 1)).unwrap_err().code(), "ref_too_long");
+        assert_eq!(
+            RefCode::parse(&"A".repeat(MAX_REF_LEN + 1))
+                .unwrap_err()
+                .code(),
+            "ref_too_long"
+        );
         assert_eq!(RefCode::parse("A A").unwrap_err().field(), "ref");
     }
 
     #[test]
     fn the_marker_goes_on_its_own_line() {
-        assert_eq!(append_ref("Hola!", &code("INV-0042")), "Hola!\n[ref:INV-0042]");
+        assert_eq!(
+            append_ref("Hola!", &code("INV-0042")),
+            "Hola!\n[ref:INV-0042]"
+        );
         assert_eq!(append_ref("", &code("INV-0042")), "[ref:INV-0042]");
     }
 
     #[test]
     fn reading_is_lenient_and_the_last_marker_wins() {
-        assert_eq!(extract_ref("Hola [REF: inv-0042 ] gracias"), Some(code("INV-0042")));
-        assert_eq!(extract_ref("[ref:OLD-1]\n> quoted\n[ref:NEW-2]"), Some(code("NEW-2")));
-        assert_eq!(extract_ref("[ref:NEW-2] and [ref:broken_"), Some(code("NEW-2")));
+        assert_eq!(
+            extract_ref("Hola [REF: inv-0042 ] gracias"),
+            Some(code("INV-0042"))
+        );
+        assert_eq!(
+            extract_ref("[ref:OLD-1]\n> quoted\n[ref:NEW-2]"),
+            Some(code("NEW-2"))
+        );
+        assert_eq!(
+            extract_ref("[ref:NEW-2] and [ref:broken_"),
+            Some(code("NEW-2"))
+        );
         assert_eq!(extract_ref("no marker [reference] [ref:] [ref:A_B]"), None);
         assert_eq!(extract_ref("[ñ[ref:X1]"), Some(code("X1")));
     }

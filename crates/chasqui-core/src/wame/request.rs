@@ -4,7 +4,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{LinkContext, LinkError, Locale, RefCode, TemplateOverrides, TemplateSource, WaMeLink, append_ref, render};
+use super::{
+    LinkContext, LinkError, Locale, RefCode, TemplateOverrides, TemplateSource, WaMeLink,
+    append_ref, render,
+};
 use crate::phone::{PhoneE164, RegionCode};
 
 /// The fields of `POST /v1/links` (and of the QR endpoints' query string), unvalidated.
@@ -70,17 +73,25 @@ impl LinkRequest {
             None => defaults.phone.cloned(),
         };
         let ref_code = non_blank(&self.ref_code).map(RefCode::parse).transpose()?;
-        let context = non_blank(&self.context).map(LinkContext::parse).transpose()?;
+        let context = non_blank(&self.context)
+            .map(LinkContext::parse)
+            .transpose()?;
         let locale = non_blank(&self.locale).map(Locale::parse).transpose()?;
         let free_text = non_blank(&self.text);
 
         let (text, locale_used, template_source) = match (free_text, context) {
-            (Some(_), Some(c)) if c != LinkContext::Generic => return Err(LinkError::TextWithContext),
+            (Some(_), Some(c)) if c != LinkContext::Generic => {
+                return Err(LinkError::TextWithContext);
+            }
             (Some(t), _) => (Some(t.to_owned()), None, None),
             (None, Some(c)) => {
                 let locale = locale.as_ref().unwrap_or(defaults.locale);
                 let rendered = render(c, locale, &self.data_as_text()?, defaults.overrides)?;
-                (Some(rendered.text), Some(rendered.locale), Some(rendered.source))
+                (
+                    Some(rendered.text),
+                    Some(rendered.locale),
+                    Some(rendered.source),
+                )
             }
             (None, None) => (None, None, None),
         };
@@ -89,7 +100,12 @@ impl LinkRequest {
             (None, text) => text,
         };
         let link = WaMeLink::new(phone.as_ref(), text.as_deref())?;
-        Ok(BuiltLink { link, locale_used, template_source, ref_code })
+        Ok(BuiltLink {
+            link,
+            locale_used,
+            template_source,
+            ref_code,
+        })
     }
 
     /// `data` as text: numbers and booleans as written in JSON, `null` as absent.
@@ -102,7 +118,10 @@ impl LinkRequest {
                 serde_json::Value::Number(n) => n.to_string(),
                 serde_json::Value::Bool(b) => b.to_string(),
                 serde_json::Value::Array(_) | serde_json::Value::Object(_) => {
-                    return Err(LinkError::InvalidValue { placeholder: key.clone(), reason: "must be text or a number" });
+                    return Err(LinkError::InvalidValue {
+                        placeholder: key.clone(),
+                        reason: "must be text or a number",
+                    });
                 }
             };
             out.insert(key.clone(), text);
@@ -147,12 +166,20 @@ mod tests {
     fn an_invoice_link_with_ref_for_the_tenants_number() {
         let built =
             build(r#"{"context": "invoice", "data": {"number": "A-0042", "amount": 12500}, "ref": "inv-0042"}"#).unwrap();
-        assert!(built.link.as_str().starts_with("https://wa.me/5493435551212?text="));
+        assert!(
+            built
+                .link
+                .as_str()
+                .starts_with("https://wa.me/5493435551212?text=")
+        );
         assert_eq!(
             text_of(&built.link),
             "¡Hola! Te escribo por la factura A-0042 de 12500. ¿Me podés ayudar con esto?\n[ref:INV-0042]"
         );
-        assert_eq!(extract_ref(&text_of(&built.link)).unwrap().as_str(), "INV-0042");
+        assert_eq!(
+            extract_ref(&text_of(&built.link)).unwrap().as_str(),
+            "INV-0042"
+        );
         assert_eq!(built.locale_used.unwrap().as_str(), "es-AR");
         assert_eq!(built.template_source, Some(TemplateSource::Builtin));
     }
@@ -173,13 +200,34 @@ mod tests {
             (e.code(), e.field())
         };
         assert_eq!(field(r#"{"phone": "123"}"#), ("too_short", "phone"));
-        assert_eq!(field(r#"{"phone": "123", "region": "XX"}"#), ("unknown_region", "region"));
-        assert_eq!(field(r#"{"context": "receipt"}"#), ("unknown_context", "context"));
-        assert_eq!(field(r#"{"context": "invoice", "locale": "xx-!!"}"#), ("invalid_locale", "locale"));
-        assert_eq!(field(r#"{"context": "invoice", "data": {"number": "1"}}"#), ("missing_value", "data"));
-        assert_eq!(field(r#"{"context": "invoice", "data": {"number": [1]}}"#), ("invalid_value", "data"));
-        assert_eq!(field(r#"{"context": "invoice", "text": "hola"}"#), ("text_with_context", "text"));
-        assert_eq!(field(r#"{"text": "hola", "ref": "a b"}"#), ("ref_invalid_char", "ref"));
+        assert_eq!(
+            field(r#"{"phone": "123", "region": "XX"}"#),
+            ("unknown_region", "region")
+        );
+        assert_eq!(
+            field(r#"{"context": "receipt"}"#),
+            ("unknown_context", "context")
+        );
+        assert_eq!(
+            field(r#"{"context": "invoice", "locale": "xx-!!"}"#),
+            ("invalid_locale", "locale")
+        );
+        assert_eq!(
+            field(r#"{"context": "invoice", "data": {"number": "1"}}"#),
+            ("missing_value", "data")
+        );
+        assert_eq!(
+            field(r#"{"context": "invoice", "data": {"number": [1]}}"#),
+            ("invalid_value", "data")
+        );
+        assert_eq!(
+            field(r#"{"context": "invoice", "text": "hola"}"#),
+            ("text_with_context", "text")
+        );
+        assert_eq!(
+            field(r#"{"text": "hola", "ref": "a b"}"#),
+            ("ref_invalid_char", "ref")
+        );
         let long = format!(r#"{{"text": "{}"}}"#, "é".repeat(400));
         assert_eq!(field(&long), ("text_too_long", "text"));
     }
@@ -198,9 +246,19 @@ mod tests {
     fn no_phone_anywhere_makes_a_share_link() {
         let locale = Locale::english();
         let overrides = TemplateOverrides::new();
-        let defaults = LinkDefaults { phone: None, region: None, locale: &locale, overrides: &overrides };
-        let built = request(r#"{"text": "Mirá esto"}"#).build(&defaults).unwrap();
+        let defaults = LinkDefaults {
+            phone: None,
+            region: None,
+            locale: &locale,
+            overrides: &overrides,
+        };
+        let built = request(r#"{"text": "Mirá esto"}"#)
+            .build(&defaults)
+            .unwrap();
         assert_eq!(built.link.as_str(), "https://wa.me/?text=Mir%C3%A1%20esto");
-        assert_eq!(request("{}").build(&defaults).unwrap_err().code(), "empty_link");
+        assert_eq!(
+            request("{}").build(&defaults).unwrap_err().code(),
+            "empty_link"
+        );
     }
 }

@@ -56,7 +56,12 @@ impl TemplateOverrides {
     }
 
     /// Adds or replaces a text after [`validate_template`]; this is the "save" check.
-    pub fn insert(&mut self, context: LinkContext, locale: Locale, template: &str) -> Result<(), LinkError> {
+    pub fn insert(
+        &mut self,
+        context: LinkContext,
+        locale: Locale,
+        template: &str,
+    ) -> Result<(), LinkError> {
         validate_template(context, template)?;
         self.map.insert((context, locale), template.to_owned());
         Ok(())
@@ -85,7 +90,9 @@ pub fn validate_template(context: LinkContext, template: &str) -> Result<(), Lin
         return Err(LinkError::EmptyTemplate);
     }
     if template.chars().count() > MAX_TEMPLATE_CHARS {
-        return Err(LinkError::TemplateTooLong { max: MAX_TEMPLATE_CHARS });
+        return Err(LinkError::TemplateTooLong {
+            max: MAX_TEMPLATE_CHARS,
+        });
     }
     for piece in pieces(template)? {
         if let Piece::Placeholder(name) = piece
@@ -131,19 +138,33 @@ pub fn render(
 ) -> Result<RenderedText, LinkError> {
     let (template, used, source) = resolve(context, locale, overrides);
     let text = fill(context, template, data)?;
-    Ok(RenderedText { text, requested: locale.clone(), locale: used, source })
+    Ok(RenderedText {
+        text,
+        requested: locale.clone(),
+        locale: used,
+        source,
+    })
 }
 
 /// Fills one template's placeholders from `data`.
-fn fill(context: LinkContext, template: &str, data: &BTreeMap<String, String>) -> Result<String, LinkError> {
+fn fill(
+    context: LinkContext,
+    template: &str,
+    data: &BTreeMap<String, String>,
+) -> Result<String, LinkError> {
     let mut out = String::with_capacity(template.len());
     for piece in pieces(template)? {
         match piece {
             Piece::Text(t) => out.push_str(t),
             Piece::Placeholder(name) => {
-                let value = data.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()).ok_or_else(|| {
-                    LinkError::MissingValue { placeholder: name.to_owned(), context: context.as_str() }
-                })?;
+                let value = data
+                    .get(name)
+                    .map(|v| v.trim())
+                    .filter(|v| !v.is_empty())
+                    .ok_or_else(|| LinkError::MissingValue {
+                        placeholder: name.to_owned(),
+                        context: context.as_str(),
+                    })?;
                 if value.contains(['{', '}']) {
                     return Err(LinkError::InvalidValue {
                         placeholder: name.to_owned(),
@@ -162,7 +183,9 @@ fn english(context: LinkContext) -> &'static str {
     match context {
         LinkContext::Invoice => "Hi! I'm writing about invoice {{number}} for {{amount}}.",
         LinkContext::CustomerProfile => "Hi {{customer_name}}!",
-        LinkContext::JobConfirmation => "Hi! We're confirming the job \"{{job}}\" on {{date}} at {{address}}.",
+        LinkContext::JobConfirmation => {
+            "Hi! We're confirming the job \"{{job}}\" on {{date}} at {{address}}."
+        }
         LinkContext::Generic => "Hi!",
     }
 }
@@ -195,7 +218,9 @@ fn pieces(template: &str) -> Result<Vec<Piece<'_>>, LinkError> {
         let name = inner_and_rest[..close].trim();
         let valid_name = name.len() <= MAX_NAME_LEN
             && name.starts_with(|c: char| c.is_ascii_lowercase())
-            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         if !valid_name {
             return Err(malformed(format!(
                 "`{}` is not a placeholder name: use lower-case letters, digits and _",
@@ -228,7 +253,10 @@ mod tests {
     }
 
     fn data(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     fn full_data() -> BTreeMap<String, String> {
@@ -246,9 +274,16 @@ mod tests {
     fn every_shipped_text_is_valid_and_renders_in_every_shipped_locale() {
         for tag in BUILTIN_LOCALES {
             for context in LinkContext::ALL {
-                let template = builtin(context, tag).unwrap_or_else(|| panic!("{context} has no {tag} text"));
+                let template =
+                    builtin(context, tag).unwrap_or_else(|| panic!("{context} has no {tag} text"));
                 validate_template(context, template).unwrap();
-                let rendered = render(context, &locale(tag), &full_data(), &TemplateOverrides::new()).unwrap();
+                let rendered = render(
+                    context,
+                    &locale(tag),
+                    &full_data(),
+                    &TemplateOverrides::new(),
+                )
+                .unwrap();
                 assert_eq!(rendered.locale.as_str(), *tag);
                 assert!(!rendered.text.contains('{'), "{}", rendered.text);
             }
@@ -261,8 +296,17 @@ mod tests {
 
     #[test]
     fn argentine_invoice_text_uses_voseo() {
-        let rendered = render(LinkContext::Invoice, &locale("es-AR"), &full_data(), &TemplateOverrides::new()).unwrap();
-        assert_eq!(rendered.text, "¡Hola! Te escribo por la factura A-0042 de $ 12.500. ¿Me podés ayudar con esto?");
+        let rendered = render(
+            LinkContext::Invoice,
+            &locale("es-AR"),
+            &full_data(),
+            &TemplateOverrides::new(),
+        )
+        .unwrap();
+        assert_eq!(
+            rendered.text,
+            "¡Hola! Te escribo por la factura A-0042 de $ 12.500. ¿Me podés ayudar con esto?"
+        );
         assert!(!rendered.fell_back());
     }
 
@@ -283,29 +327,70 @@ mod tests {
 
     #[test]
     fn a_missing_value_is_named_never_emitted() {
-        let err = render(LinkContext::Invoice, &locale("es"), &data(&[("number", "7")]), &TemplateOverrides::new())
-            .unwrap_err();
-        assert_eq!(err.to_string(), "missing value for `amount`: the `invoice` text needs it");
+        let err = render(
+            LinkContext::Invoice,
+            &locale("es"),
+            &data(&[("number", "7")]),
+            &TemplateOverrides::new(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "missing value for `amount`: the `invoice` text needs it"
+        );
         assert_eq!((err.code(), err.field()), ("missing_value", "data"));
         let blank = data(&[("number", "7"), ("amount", "  ")]);
-        let err = render(LinkContext::Invoice, &locale("es"), &blank, &TemplateOverrides::new()).unwrap_err();
+        let err = render(
+            LinkContext::Invoice,
+            &locale("es"),
+            &blank,
+            &TemplateOverrides::new(),
+        )
+        .unwrap_err();
         assert_eq!(err.code(), "missing_value");
     }
 
     #[test]
     fn values_cannot_smuggle_placeholders() {
         let sneaky = data(&[("number", "{{amount}}"), ("amount", "5")]);
-        let err = render(LinkContext::Invoice, &locale("en"), &sneaky, &TemplateOverrides::new()).unwrap_err();
+        let err = render(
+            LinkContext::Invoice,
+            &locale("en"),
+            &sneaky,
+            &TemplateOverrides::new(),
+        )
+        .unwrap_err();
         assert_eq!(err.code(), "invalid_value");
     }
 
     #[test]
     fn tenant_overrides_win_for_their_locale_only() {
         let mut overrides = TemplateOverrides::new();
-        overrides.insert(LinkContext::Invoice, locale("es"), "Consulta por factura {{ number }}").unwrap();
-        let r = render(LinkContext::Invoice, &locale("es-CL"), &full_data(), &overrides).unwrap();
-        assert_eq!((r.text.as_str(), r.source), ("Consulta por factura A-0042", TemplateSource::Override));
-        let r = render(LinkContext::Invoice, &locale("es-AR"), &full_data(), &overrides).unwrap();
+        overrides
+            .insert(
+                LinkContext::Invoice,
+                locale("es"),
+                "Consulta por factura {{ number }}",
+            )
+            .unwrap();
+        let r = render(
+            LinkContext::Invoice,
+            &locale("es-CL"),
+            &full_data(),
+            &overrides,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.text.as_str(), r.source),
+            ("Consulta por factura A-0042", TemplateSource::Override)
+        );
+        let r = render(
+            LinkContext::Invoice,
+            &locale("es-AR"),
+            &full_data(),
+            &overrides,
+        )
+        .unwrap();
         assert_eq!(r.source, TemplateSource::Builtin);
         assert_eq!(overrides.iter().count(), 1);
         overrides.remove(LinkContext::Invoice, &locale("es"));
@@ -315,7 +400,11 @@ mod tests {
     #[test]
     fn bad_overrides_are_refused_at_save_time() {
         let mut overrides = TemplateOverrides::new();
-        let code = |template: &str| validate_template(LinkContext::Invoice, template).unwrap_err().code();
+        let code = |template: &str| {
+            validate_template(LinkContext::Invoice, template)
+                .unwrap_err()
+                .code()
+        };
         assert_eq!(code("Factura {{numero}}"), "unknown_placeholder");
         assert_eq!(code("Factura {{number}"), "malformed_template");
         assert_eq!(code("Factura {number}"), "malformed_template");
@@ -323,10 +412,18 @@ mod tests {
         assert_eq!(code("Factura {{Number}}"), "malformed_template");
         assert_eq!(code("{{}}"), "malformed_template");
         assert_eq!(code("  "), "empty_template");
-        assert_eq!(code(&"a".repeat(MAX_TEMPLATE_CHARS + 1)), "template_too_long");
-        let err = overrides.insert(LinkContext::Generic, locale("en"), "Hi {{number}}").unwrap_err();
+        assert_eq!(
+            code(&"a".repeat(MAX_TEMPLATE_CHARS + 1)),
+            "template_too_long"
+        );
+        let err = overrides
+            .insert(LinkContext::Generic, locale("en"), "Hi {{number}}")
+            .unwrap_err();
         assert_eq!(err.field(), "template");
-        assert!(err.to_string().contains("customer_name, business_name"), "{err}");
+        assert!(
+            err.to_string().contains("customer_name, business_name"),
+            "{err}"
+        );
         assert_eq!(overrides, TemplateOverrides::new());
     }
 

@@ -1,10 +1,13 @@
 //! The HTTP surface: routes, shared state and the layers every request passes through
 //! (request id, tracing, metrics, body limit, timeout, panic guard).
 
+pub mod api_keys;
+pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod list;
 pub mod metrics;
 pub mod tenant;
 
@@ -44,7 +47,10 @@ pub fn router(state: AppState) -> Router {
     metrics::install();
     let body_limit = state.config.server.body_limit_bytes;
     let timeout = state.config.server.request_timeout();
-    let api = Router::new().route("/tenant", get(tenant::get));
+    let api = Router::new()
+        .route("/tenant", get(tenant::get).patch(tenant::patch))
+        .route("/api-keys", get(api_keys::list))
+        .route("/audit-log", get(audit::list));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -38,3 +38,36 @@ pub async fn get(
 ) -> Result<Json<TenantView>, ApiError> {
     Ok(Json(state.store.tenant(auth.tenant_id).await?.into()))
 }
+
+/// `PATCH /v1/tenant` body.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantPatch {
+    name: String,
+}
+
+/// Longest tenant name accepted.
+const MAX_NAME_CHARS: usize = 200;
+
+/// `PATCH /v1/tenant`: a tenant renames itself (its plan is changed by the operator).
+pub async fn patch(
+    State(state): State<AppState>,
+    auth: TenantAuth,
+    Json(body): Json<TenantPatch>,
+) -> Result<Json<TenantView>, ApiError> {
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+        return Err(ApiError::invalid(
+            "invalid_name",
+            "name",
+            format!("name must have between 1 and {MAX_NAME_CHARS} characters."),
+        ));
+    }
+    Ok(Json(
+        state
+            .store
+            .rename_tenant(auth.tenant_id, name, &auth.actor())
+            .await?
+            .into(),
+    ))
+}
