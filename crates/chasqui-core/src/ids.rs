@@ -102,6 +102,26 @@ typed_id!(
     /// One durable background job.
     JobId, "job", "job"
 );
+typed_id!(
+    /// One sending/receiving identity of a tenant (a WhatsApp number, a Twilio sender, a Chatwoot inbox).
+    ChannelId, "chn", "channel"
+);
+typed_id!(
+    /// A customer as the tenant knows them, whatever number variant they write from.
+    ContactId, "con", "contact"
+);
+typed_id!(
+    /// A thread between one contact and one channel.
+    ConversationId, "cnv", "conversation"
+);
+typed_id!(
+    /// One message, inbound or outbound.
+    MessageId, "msg", "message"
+);
+typed_id!(
+    /// A raw webhook delivery as received, kept before it is acknowledged.
+    ReceiptId, "rcp", "receipt"
+);
 
 #[cfg(test)]
 mod tests {

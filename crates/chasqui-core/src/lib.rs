@@ -2,8 +2,12 @@
 
 pub mod api_key;
 pub mod backoff;
+pub mod channel;
 pub mod ids;
+pub mod message;
 pub mod phone;
 pub mod plan;
 pub mod secrets;
+pub mod status;
 pub mod wame;
+pub mod window;

@@ -12,8 +12,15 @@ mod time;
 
 pub mod api_keys;
 pub mod audit;
+pub mod channels;
+pub mod contacts;
+pub mod conversations;
 pub mod credentials;
+pub mod inbound;
 pub mod jobs;
+pub mod messages;
+pub mod receipts;
+pub mod link_templates;
 pub mod settings;
 pub mod tenants;
 pub mod worker;

@@ -70,6 +70,9 @@ enum Command {
     /// Inspect and replay background jobs.
     #[command(subcommand)]
     Jobs(JobsCmd),
+    /// Print a wa.me click-to-chat link (only the URL, on stdout) and optionally its QR code.
+    /// Needs no database and no server.
+    Link(LinkArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -199,6 +202,7 @@ impl Cli {
             }
             Command::Config(ConfigCmd::Default) => Ok(()),
             Command::Jobs(cmd) => jobs(&config, cmd).await,
+            Command::Link(args) => link(args),
         }
     }
 }
@@ -481,6 +485,169 @@ async fn jobs(config: &Config, cmd: JobsCmd) -> anyhow::Result<()> {
             store.replay_job(id).await?;
             println!("job {id} is queued again");
         }
+    }
+    Ok(())
+}
+
+/// `chasqui link`: see `docs/links.md`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Only the URL goes to stdout, so it can be piped; --terminal draws the \
+QR code on stderr.\n\nExamples:\n  chasqui link '+54 9 11 2345-6789' --text 'Hola'\n  \
+chasqui link '011 15-2345-6789' --region AR --context invoice --data number=A-0042 \
+--data amount='$ 12.500' --ref INV-0042 --qr factura.png"
+)]
+struct LinkArgs {
+    /// The number to chat with, as people write it: `+54 9 11 2345-6789`, or a national number
+    /// such as `011 15-2345-6789` with --region.
+    #[arg(value_name = "PHONE")]
+    phone: String,
+    /// Two-letter country to read a national PHONE in (AR, MX, FR, …).
+    #[arg(long, value_name = "CC")]
+    region: Option<String>,
+    /// A free prefilled message (alone or with --context generic).
+    #[arg(long)]
+    text: Option<String>,
+    /// A shipped text: invoice, customer_profile, job_confirmation or generic.
+    #[arg(long)]
+    context: Option<String>,
+    /// A value for the context's text (repeatable): --data number=A-0042.
+    #[arg(long = "data", value_name = "NAME=VALUE", value_parser = parse_link_data)]
+    data: Vec<(String, String)>,
+    /// Language of the shipped text (es, es-AR, en, fr, pt, pt-BR; others fall back along
+    /// es-AR → es → en). Default: the language of PHONE's country, else en.
+    #[arg(long, value_name = "TAG")]
+    locale: Option<String>,
+    /// An attribution code appended to the text as `[ref:CODE]` (A-Z, 0-9, inner dashes).
+    #[arg(long = "ref", value_name = "CODE")]
+    ref_code: Option<String>,
+    /// Also write the QR code to FILE; the format comes from its extension (.png or .svg).
+    #[arg(long, value_name = "FILE")]
+    qr: Option<PathBuf>,
+    /// Also draw the QR code in the terminal, on stderr.
+    #[arg(long)]
+    terminal: bool,
+    /// The terminal has a light background (draws dark modules with text colour).
+    #[arg(long, requires = "terminal")]
+    light: bool,
+    /// QR file size in pixels per module (1 to 40; default 6, about 3 cm at 300 dpi for a
+    /// short link).
+    #[arg(long, value_name = "PX", requires = "qr", conflicts_with = "px")]
+    size: Option<u32>,
+    /// QR file size as the total width in pixels (64 to 4096) instead of --size.
+    #[arg(long, value_name = "PX", requires = "qr")]
+    px: Option<u32>,
+    /// Error-correction level: L, M (default), Q or H.
+    #[arg(long, value_name = "LEVEL", default_value = "M")]
+    ec: chasqui_core::wame::EcLevel,
+}
+
+fn parse_link_data(pair: &str) -> Result<(String, String), String> {
+    match pair.split_once('=') {
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_owned(), value.to_owned()))
+        }
+        _ => Err(format!("expected NAME=VALUE, got `{pair}`")),
+    }
+}
+
+/// Makes the link with no tenant: no stored number, no overrides, the shipped texts only.
+fn link(args: LinkArgs) -> anyhow::Result<()> {
+    use chasqui_core::phone::{PhoneE164, RegionCode};
+    use chasqui_core::wame::{
+        LinkDefaults, LinkError, LinkRequest, QrSize, TemplateOverrides, TerminalBackground,
+    };
+
+    let region = args
+        .region
+        .as_deref()
+        .map(RegionCode::parse)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("invalid --region: {e}"))?;
+    let phone = PhoneE164::parse(&args.phone, region).map_err(|e| {
+        let hint = match e.code() {
+            "missing_country_code" => {
+                "\nhint: pass --region with the number's country (AR, MX, FR, …)"
+            }
+            _ => "",
+        };
+        anyhow::anyhow!("invalid phone number `{}`: {e}{hint}", args.phone.trim())
+    })?;
+    if let Some(warning) = crate::http::links::not_mobile_warning(&phone) {
+        eprintln!("warning: {warning}");
+    }
+    let locale = crate::http::links::default_locale(phone.region());
+    let request = LinkRequest {
+        phone: None,
+        region: None,
+        text: args.text,
+        context: args.context,
+        data: args
+            .data
+            .into_iter()
+            .map(|(k, v)| (k, serde_json::Value::String(v)))
+            .collect(),
+        locale: args.locale,
+        ref_code: args.ref_code,
+    };
+    let overrides = TemplateOverrides::new();
+    let built = request
+        .build(&LinkDefaults {
+            phone: Some(&phone),
+            region,
+            locale: &locale,
+            overrides: &overrides,
+        })
+        .map_err(|e| match &e {
+            LinkError::MissingValue { placeholder, .. } => {
+                anyhow::anyhow!("{e}; pass --data {placeholder}=VALUE")
+            }
+            _ => anyhow::anyhow!("invalid --{}: {e}", e.field().replace('_', "-")),
+        })?;
+    let link = &built.link;
+    if let Some(path) = &args.qr {
+        let size = match (args.size, args.px) {
+            (_, Some(px)) => QrSize::TotalPx(px),
+            (Some(px), None) => QrSize::ModulePx(px),
+            (None, None) => QrSize::default(),
+        };
+        let extension = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        let qr = link.qr(args.ec).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let bytes = match extension.as_deref() {
+            Some("png") => qr.to_png(size),
+            Some("svg") => qr.to_svg(size).map(String::into_bytes),
+            _ => bail!(
+                "cannot tell the QR format from `{}`: name the file *.png or *.svg",
+                path.display()
+            ),
+        }
+        .map_err(|e| match (&e, args.px) {
+            (LinkError::SizeOutOfRange { .. }, Some(_)) => anyhow::anyhow!("invalid --px: {e}"),
+            (LinkError::SizeOutOfRange { .. }, None) => anyhow::anyhow!("invalid --size: {e}"),
+            _ => anyhow::anyhow!("{e}"),
+        })?;
+        std::fs::write(path, bytes)
+            .with_context(|| format!("cannot write the QR code to {}", path.display()))?;
+    }
+    let terminal = if args.terminal {
+        let background = if args.light {
+            TerminalBackground::Light
+        } else {
+            TerminalBackground::Dark
+        };
+        Some(
+            link.qr_terminal(args.ec, background)
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+        )
+    } else {
+        None
+    };
+    println!("{}", link.as_str());
+    if let Some(drawing) = terminal {
+        eprint!("{drawing}");
     }
     Ok(())
 }

@@ -4,9 +4,11 @@
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod channels;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod links;
 pub mod list;
 pub mod metrics;
 pub mod tenant;
@@ -50,7 +52,10 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/tenant", get(tenant::get).patch(tenant::patch))
         .route("/api-keys", get(api_keys::list))
-        .route("/audit-log", get(audit::list));
+        .route("/audit-log", get(audit::list))
+        .route("/channels", get(channels::list).post(channels::create))
+        .route("/channels/{id}", get(channels::get).patch(channels::patch).delete(channels::delete))
+        .merge(links::routes());
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

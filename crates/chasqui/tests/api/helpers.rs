@@ -57,7 +57,9 @@ pub async fn spawn_app_on(db: Db, env: &[(&str, &str)]) -> Option<TestApp> {
         data_dir: Some(dir.path().to_path_buf()),
         ..Default::default()
     };
-    let (config, _warnings) = Config::load(&overrides, &env).unwrap();
+    let (mut config, _warnings) = Config::load(&overrides, &env).unwrap();
+    config.log.level = "warn".into();
+    chasqui::telemetry::init(&config.log);
     let db_url = config.database_url();
     let app = App::build(config).await.unwrap();
     let addr = app.local_addr().unwrap();
@@ -100,6 +102,48 @@ impl TestApp {
         self.client
             .request(method, self.url(path))
             .bearer_auth(&self.api_key)
+    }
+
+    /// Whether any text column of any table contains `needle` (to prove secrets are not stored in clear).
+    pub async fn db_contains(&self, needle: &str) -> bool {
+        let tables = ["tenants", "api_keys", "credentials", "channels", "audit_log", "jobs"];
+        if self.db_url.starts_with("sqlite:") {
+            let pool = sqlx::SqlitePool::connect(&self.db_url).await.unwrap();
+            for t in tables {
+                let cols: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT name FROM pragma_table_info('{t}')")))
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
+                for (c,) in cols {
+                    let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                        "SELECT COUNT(*) FROM {t} WHERE CAST({c} AS TEXT) LIKE '%' || $1 || '%'"
+                    )))
+                    .bind(needle)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+                    if n > 0 {
+                        return true;
+                    }
+                }
+            }
+            false
+        } else {
+            let pool = sqlx::PgPool::connect(&self.db_url).await.unwrap();
+            for t in tables {
+                let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                    "SELECT COUNT(*) FROM {t} r WHERE r::text LIKE '%' || $1 || '%'"
+                )))
+                .bind(needle)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+                if n > 0 {
+                    return true;
+                }
+            }
+            false
+        }
     }
 
     /// Stops the server gracefully and waits for it.

@@ -4,7 +4,10 @@
 mod helpers;
 
 mod auth;
+mod channels;
 mod errors;
 mod health;
+mod links;
 mod observability;
+mod qr;
 mod tenant;

@@ -1,0 +1,222 @@
+//! The durable webhook inbox: every verified delivery is committed here, with its processing job,
+//! before the provider gets its 200. Processing reads from here, so nothing acknowledged is lost.
+
+use chasqui_core::ids::{ChannelId, ReceiptId, TenantId};
+use chrono::{DateTime, Utc};
+
+use crate::db::{with_pool, with_tx};
+use crate::error::{Result, StoreError, parse_id};
+use crate::jobs::NewJob;
+use crate::{Page, Store, from_millis, now_millis};
+
+/// The job kind that processes a receipt.
+pub const PROCESS_RECEIPT: &str = "webhook.process";
+
+/// Receipt states.
+pub mod state {
+    /// Stored, not processed yet.
+    pub const PENDING: &str = "pending";
+    /// Turned into contacts, messages and statuses.
+    pub const PROCESSED: &str = "processed";
+    /// No channel matches it yet; processed when one is created.
+    pub const UNROUTED: &str = "unrouted";
+    /// Could not be processed; kept with the error for replay.
+    pub const DEAD: &str = "dead";
+}
+
+/// A delivery to keep.
+#[derive(Debug, Clone)]
+pub struct NewReceipt {
+    /// `whatsapp`, `360dialog`, `twilio`, `chatwoot`.
+    pub provider: String,
+    /// The channel named in the URL, if any.
+    pub channel_id: Option<ChannelId>,
+    /// The tenant, when known from the URL.
+    pub tenant_id: Option<TenantId>,
+    /// The exact bytes received.
+    pub body: Vec<u8>,
+    /// Headers that matter later (content type, the public URL used for Twilio, …).
+    pub headers: serde_json::Value,
+}
+
+/// A stored delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Receipt {
+    /// Its id.
+    pub id: ReceiptId,
+    /// Which provider sent it.
+    pub provider: String,
+    /// The channel named in the URL.
+    pub channel_id: Option<ChannelId>,
+    /// The tenant it was routed to.
+    pub tenant_id: Option<TenantId>,
+    /// The exact bytes received.
+    pub body: Vec<u8>,
+    /// Kept headers.
+    pub headers: serde_json::Value,
+    /// When it arrived.
+    pub received_at: DateTime<Utc>,
+    /// Processing state.
+    pub state: String,
+    /// The routing key it waits for, when unrouted (e.g. `phone_number_id:123`).
+    pub route_key: Option<String>,
+    /// Why processing failed.
+    pub last_error: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ReceiptRow {
+    id: String,
+    provider: String,
+    channel_id: Option<String>,
+    tenant_id: Option<String>,
+    body: Vec<u8>,
+    headers: String,
+    received_at: i64,
+    state: String,
+    route_key: Option<String>,
+    last_error: Option<String>,
+}
+
+impl TryFrom<ReceiptRow> for Receipt {
+    type Error = StoreError;
+
+    fn try_from(r: ReceiptRow) -> Result<Self> {
+        Ok(Receipt {
+            id: parse_id(&r.id, "webhook_receipts.id")?,
+            provider: r.provider,
+            channel_id: r.channel_id.as_deref().map(|c| parse_id(c, "webhook_receipts.channel_id")).transpose()?,
+            tenant_id: r.tenant_id.as_deref().map(|t| parse_id(t, "webhook_receipts.tenant_id")).transpose()?,
+            body: r.body,
+            headers: serde_json::from_str(&r.headers).unwrap_or_default(),
+            received_at: from_millis(r.received_at),
+            state: r.state,
+            route_key: r.route_key,
+            last_error: r.last_error,
+        })
+    }
+}
+
+const SELECT: &str =
+    "SELECT id, provider, channel_id, tenant_id, body, headers, received_at, state, route_key, last_error FROM webhook_receipts";
+
+impl Store {
+    /// Commits a delivery and its processing job together; returns once both are durable.
+    pub async fn store_receipt(&self, new: NewReceipt) -> Result<ReceiptId> {
+        let id = ReceiptId::new();
+        let mut tx = self.begin().await?;
+        with_tx!(tx, c => sqlx::query(
+            "INSERT INTO webhook_receipts (id, provider, channel_id, tenant_id, body, headers, received_at, state) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending')",
+        )
+        .bind(id.to_string())
+        .bind(&new.provider)
+        .bind(new.channel_id.map(|c| c.to_string()))
+        .bind(new.tenant_id.map(|t| t.to_string()))
+        .bind(&new.body)
+        .bind(new.headers.to_string())
+        .bind(now_millis())
+        .execute(c)
+        .await?
+        .rows_affected());
+        let mut job = NewJob::new(PROCESS_RECEIPT, serde_json::json!({ "receipt_id": id })).max_attempts(8);
+        job.tenant = new.tenant_id;
+        tx.enqueue(job).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// One receipt (operator-level: receipts may not be routed to a tenant yet).
+    pub async fn receipt(&self, id: ReceiptId) -> Result<Receipt> {
+        let sql = sqlx::AssertSqlSafe(format!("{SELECT} WHERE id = $1"));
+        let row: Option<ReceiptRow> = with_pool!(self, p => sqlx::query_as(sql).bind(id.to_string()).fetch_optional(p).await?);
+        row.ok_or(StoreError::NotFound("receipt"))?.try_into()
+    }
+
+    /// Records the outcome of processing a receipt.
+    pub async fn mark_receipt(
+        &self,
+        id: ReceiptId,
+        state: &str,
+        tenant: Option<TenantId>,
+        route_key: Option<&str>,
+        error: Option<&str>,
+    ) -> Result<()> {
+        with_pool!(self, p => sqlx::query(
+            "UPDATE webhook_receipts SET state = $2, tenant_id = COALESCE($3, tenant_id), route_key = $4, last_error = $5, \
+             processed_at = $6 WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .bind(state)
+        .bind(tenant.map(|t| t.to_string()))
+        .bind(route_key)
+        .bind(error)
+        .bind(now_millis())
+        .execute(p)
+        .await?
+        .rows_affected());
+        Ok(())
+    }
+
+    /// Receipts in a state, oldest first (operator view: `chasqui receipts list --unrouted`).
+    pub async fn list_receipts(&self, state: &str, limit: usize, after: Option<ReceiptId>) -> Result<Page<Receipt>> {
+        let sql = sqlx::AssertSqlSafe(format!("{SELECT} WHERE state = $1 AND id > $2 ORDER BY id LIMIT $3"));
+        let rows: Vec<ReceiptRow> = with_pool!(self, p => sqlx::query_as(sql)
+            .bind(state)
+            .bind(after.map(|a| a.to_string()).unwrap_or_default())
+            .bind(limit as i64 + 1)
+            .fetch_all(p)
+            .await?);
+        let items = rows.into_iter().map(Receipt::try_from).collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_overfetch(items, limit, |r| r.id.to_string()))
+    }
+
+    /// A tenant's dead-letter receipts, oldest first.
+    pub async fn dead_receipts(&self, tenant: TenantId, limit: usize, after: Option<ReceiptId>) -> Result<Page<Receipt>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE state = 'dead' AND tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+        ));
+        let rows: Vec<ReceiptRow> = with_pool!(self, p => sqlx::query_as(sql)
+            .bind(tenant.to_string())
+            .bind(after.map(|a| a.to_string()).unwrap_or_default())
+            .bind(limit as i64 + 1)
+            .fetch_all(p)
+            .await?);
+        let items = rows.into_iter().map(Receipt::try_from).collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_overfetch(items, limit, |r| r.id.to_string()))
+    }
+
+    /// Queues a receipt for processing again (dead-letter replay, or a channel that now exists).
+    /// `tenant` restricts it to that tenant's receipts (`None` for operators).
+    pub async fn requeue_receipt(&self, id: ReceiptId, tenant: Option<TenantId>) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let done = with_tx!(tx, c => sqlx::query(
+            "UPDATE webhook_receipts SET state = 'pending', last_error = NULL WHERE id = $1 AND ($2 IS NULL OR tenant_id = $2) \
+             AND state IN ('dead', 'unrouted', 'processed')",
+        )
+        .bind(id.to_string())
+        .bind(tenant.map(|t| t.to_string()))
+        .execute(c)
+        .await?
+        .rows_affected());
+        if done == 0 {
+            return Err(StoreError::NotFound("receipt"));
+        }
+        tx.enqueue(NewJob::new(PROCESS_RECEIPT, serde_json::json!({ "receipt_id": id })).max_attempts(8)).await?;
+        tx.commit().await
+    }
+
+    /// Requeues every unrouted receipt waiting for `route_key`; returns how many.
+    pub async fn requeue_unrouted(&self, route_key: &str) -> Result<usize> {
+        let ids: Vec<String> = with_pool!(self, p => sqlx::query_scalar(
+            "SELECT id FROM webhook_receipts WHERE state = 'unrouted' AND route_key = $1 ORDER BY id",
+        )
+        .bind(route_key)
+        .fetch_all(p)
+        .await?);
+        for id in &ids {
+            self.requeue_receipt(parse_id(id, "webhook_receipts.id")?, None).await?;
+        }
+        Ok(ids.len())
+    }
+}
