@@ -122,6 +122,18 @@ typed_id!(
     /// A raw webhook delivery as received, kept before it is acknowledged.
     ReceiptId, "rcp", "receipt"
 );
+typed_id!(
+    /// Something that happened in a tenant's account, told to its application (webhooks, SSE).
+    EventId, "evt", "event"
+);
+typed_id!(
+    /// A URL of the tenant's application that receives signed events.
+    WebhookEndpointId, "whe", "webhook endpoint"
+);
+typed_id!(
+    /// One event on its way to one webhook endpoint, with its attempts.
+    DeliveryId, "dlv", "delivery"
+);
 
 #[cfg(test)]
 mod tests {

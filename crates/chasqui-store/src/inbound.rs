@@ -250,3 +250,140 @@ impl Tx {
         Ok(())
     }
 }
+
+/// A status update as the store records it.
+#[derive(Debug, Clone)]
+pub struct StatusRecord<'a> {
+    /// Its tenant.
+    pub tenant: TenantId,
+    /// The channel that sent the message.
+    pub channel: ChannelId,
+    /// The provider's message id.
+    pub provider_message_id: &'a str,
+    /// The status reported.
+    pub status: chasqui_core::status::Status,
+    /// When the provider says it happened (Unix ms).
+    pub occurred_at_ms: i64,
+    /// The provider's payload for it (kept in the history).
+    pub payload: &'a serde_json::Value,
+    /// For failures: the provider's code and a sentence.
+    pub error: Option<(String, String)>,
+}
+
+/// What recording a status did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusOutcome {
+    /// The same status was already recorded for this message: nothing changed.
+    Duplicate,
+    /// Kept in the history; the message is not known yet and gets it when it appears.
+    Pending,
+    /// Kept in the history; the message's status is now `status` (`changed` if it moved).
+    Applied {
+        /// The message.
+        message: MessageId,
+        /// Its status after this update.
+        status: String,
+        /// Whether this update moved it forward.
+        changed: bool,
+    },
+}
+
+/// SQL rank of a status column, mirroring `Status::rank` so concurrent updates cannot move a
+/// message backwards (the comparison happens under the row lock).
+const RANK_SQL: &str = "(CASE status WHEN 'queued' THEN 0 WHEN 'sent' THEN 1 WHEN 'failed' THEN 2 \
+                        WHEN 'delivered' THEN 3 WHEN 'read' THEN 4 WHEN 'played' THEN 5 ELSE -1 END)";
+
+#[derive(sqlx::FromRow)]
+struct IdStatusRow {
+    id: String,
+    status: String,
+}
+
+impl Tx {
+    /// Records a status update once, and advances the message's status along the lattice.
+    pub async fn record_status(&mut self, r: &StatusRecord<'_>) -> Result<StatusOutcome> {
+        let now = now_millis();
+        let inserted = with_tx!(self, c => sqlx::query(
+            "INSERT INTO message_events (id, tenant_id, channel_id, provider_message_id, status, occurred_at, payload, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+        )
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(r.tenant.to_string())
+        .bind(r.channel.to_string())
+        .bind(r.provider_message_id)
+        .bind(r.status.as_str())
+        .bind(r.occurred_at_ms)
+        .bind(r.payload.to_string())
+        .bind(now)
+        .execute(c)
+        .await?
+        .rows_affected());
+        if inserted == 0 {
+            return Ok(StatusOutcome::Duplicate);
+        }
+        self.advance_status(r.tenant, r.channel, r.provider_message_id, r.status, r.error.as_ref()).await
+    }
+
+    /// Applies every status already recorded for a message that has just received its provider
+    /// id (statuses may arrive before the send call returns).
+    pub async fn apply_recorded_statuses(
+        &mut self,
+        tenant: TenantId,
+        channel: ChannelId,
+        provider_message_id: &str,
+    ) -> Result<StatusOutcome> {
+        let seen: Vec<String> = with_tx!(self, c => sqlx::query_scalar(
+            "SELECT status FROM message_events WHERE tenant_id = $1 AND channel_id = $2 AND provider_message_id = $3",
+        )
+        .bind(tenant.to_string())
+        .bind(channel.to_string())
+        .bind(provider_message_id)
+        .fetch_all(c)
+        .await?);
+        let merged = chasqui_core::status::merge_all(seen.iter().filter_map(|s| chasqui_core::status::Status::parse(s).ok()));
+        match merged {
+            Some(status) => self.advance_status(tenant, channel, provider_message_id, status, None).await,
+            None => Ok(StatusOutcome::Pending),
+        }
+    }
+
+    async fn advance_status(
+        &mut self,
+        tenant: TenantId,
+        channel: ChannelId,
+        provider_message_id: &str,
+        status: chasqui_core::status::Status,
+        error: Option<&(String, String)>,
+    ) -> Result<StatusOutcome> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "UPDATE messages SET status = $4, \
+             error_code = CASE WHEN $4 = 'failed' THEN $5 ELSE error_code END, \
+             error_message = CASE WHEN $4 = 'failed' THEN $6 ELSE error_message END, updated_at = $7 \
+             WHERE tenant_id = $1 AND channel_id = $2 AND provider_message_id = $3 AND {RANK_SQL} < $8"
+        ));
+        let changed = with_tx!(self, c => sqlx::query(sql)
+            .bind(tenant.to_string())
+            .bind(channel.to_string())
+            .bind(provider_message_id)
+            .bind(status.as_str())
+            .bind(error.map(|e| e.0.clone()))
+            .bind(error.map(|e| e.1.clone()))
+            .bind(now_millis())
+            .bind(i64::from(status.rank()))
+            .execute(c)
+            .await?
+            .rows_affected());
+        let row: Option<IdStatusRow> = with_tx!(self, c => sqlx::query_as(
+            "SELECT id, status FROM messages WHERE tenant_id = $1 AND channel_id = $2 AND provider_message_id = $3",
+        )
+        .bind(tenant.to_string())
+        .bind(channel.to_string())
+        .bind(provider_message_id)
+        .fetch_optional(c)
+        .await?);
+        Ok(match row {
+            None => StatusOutcome::Pending,
+            Some(r) => StatusOutcome::Applied { message: parse_id(&r.id, "messages.id")?, status: r.status, changed: changed > 0 },
+        })
+    }
+}

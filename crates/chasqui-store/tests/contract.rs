@@ -52,6 +52,8 @@ contract!(
     instance_setting_latch_is_set_once,
     demo_tenant_is_created_once,
     tenant_rename_is_audited,
+    link_templates_round_trip_and_are_tenant_scoped,
+    link_template_overrides_feed_the_renderer,
 );
 
 async fn demo_tenant_is_created_once(store: Store) {
@@ -602,4 +604,375 @@ async fn futures_join(store: Store) -> Vec<bool> {
         out.push(t.await.unwrap());
     }
     out
+}
+
+async fn link_templates_round_trip_and_are_tenant_scoped(store: Store) {
+    use chasqui_core::wame::{LinkContext, Locale};
+
+    let (mine, _, _) = store
+        .create_tenant_with_key("Mine", Plan::Inicial, "test")
+        .await
+        .unwrap();
+    let (theirs, _, _) = store
+        .create_tenant_with_key("Theirs", Plan::Inicial, "test")
+        .await
+        .unwrap();
+    let es_ar = Locale::parse("es-AR").unwrap();
+    let fr = Locale::parse("fr").unwrap();
+    assert!(store.link_templates(mine.id).await.unwrap().is_empty());
+
+    let saved = store
+        .put_link_template(
+            mine.id,
+            LinkContext::Invoice,
+            &es_ar,
+            "Factura {{number}}",
+            "api:key_a",
+        )
+        .await
+        .unwrap();
+    assert_eq!(saved.template, "Factura {{number}}");
+    store
+        .put_link_template(mine.id, LinkContext::Generic, &fr, "Salut !", "api:key_a")
+        .await
+        .unwrap();
+    // Saving again replaces (one row per tenant, context and locale).
+    store
+        .put_link_template(
+            mine.id,
+            LinkContext::Invoice,
+            &es_ar,
+            "Factura {{number}} de {{amount}}",
+            "api:key_a",
+        )
+        .await
+        .unwrap();
+    let listed = store.link_templates(mine.id).await.unwrap();
+    let keys: Vec<(LinkContext, &str, &str)> = listed
+        .iter()
+        .map(|t| (t.context, t.locale.as_str(), t.template.as_str()))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            (LinkContext::Generic, "fr", "Salut !"),
+            (
+                LinkContext::Invoice,
+                "es-AR",
+                "Factura {{number}} de {{amount}}"
+            ),
+        ]
+    );
+    assert!(listed[1].updated_at >= saved.updated_at);
+
+    // The other tenant sees nothing and cannot delete what is not its own.
+    assert!(store.link_templates(theirs.id).await.unwrap().is_empty());
+    assert!(
+        !store
+            .delete_link_template(theirs.id, LinkContext::Invoice, &es_ar, "t")
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.link_templates(mine.id).await.unwrap().len(), 2);
+
+    assert!(
+        store
+            .delete_link_template(mine.id, LinkContext::Invoice, &es_ar, "api:key_a")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .delete_link_template(mine.id, LinkContext::Invoice, &es_ar, "api:key_a")
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.link_templates(mine.id).await.unwrap().len(), 1);
+
+    let actions: Vec<String> = store
+        .list_audit(mine.id, 50, None)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| *a == "link_template.saved")
+            .count(),
+        3
+    );
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| *a == "link_template.deleted")
+            .count(),
+        1,
+        "a delete that found nothing is not audited"
+    );
+    assert!(
+        store
+            .list_audit(theirs.id, 50, None)
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .all(|e| !e.action.starts_with("link_template."))
+    );
+}
+
+async fn link_template_overrides_feed_the_renderer(store: Store) {
+    use chasqui_core::wame::{LinkContext, Locale, TemplateSource, render};
+    use std::collections::BTreeMap;
+
+    let (t, _, _) = store
+        .create_tenant_with_key("Renders", Plan::Inicial, "test")
+        .await
+        .unwrap();
+    let es = Locale::parse("es").unwrap();
+    store
+        .put_link_template(
+            t.id,
+            LinkContext::CustomerProfile,
+            &es,
+            "Hola {{customer_name}}, ¿todo bien?",
+            "test",
+        )
+        .await
+        .unwrap();
+    let overrides = store.link_template_overrides(t.id).await.unwrap();
+    assert_eq!(overrides.iter().count(), 1);
+    let data = BTreeMap::from([("customer_name".to_owned(), "Ana".to_owned())]);
+    let rendered = render(
+        LinkContext::CustomerProfile,
+        &Locale::parse("es-CL").unwrap(),
+        &data,
+        &overrides,
+    )
+    .unwrap();
+    assert_eq!(rendered.text, "Hola Ana, ¿todo bien?");
+    assert_eq!(rendered.source, TemplateSource::Override);
+    assert_eq!(rendered.locale, es);
+
+    // A row this version cannot use is skipped, and the shipped text applies.
+    store
+        .put_link_template(t.id, LinkContext::Generic, &es, "Hola {{number}}", "test")
+        .await
+        .unwrap();
+    let overrides = store.link_template_overrides(t.id).await.unwrap();
+    assert_eq!(overrides.iter().count(), 1, "the invalid text is ignored");
+    assert!(overrides.get(LinkContext::Generic, &es).is_none());
+}
+
+async fn inbound_fixture(store: &Store) -> (chasqui_core::ids::TenantId, chasqui_core::ids::ChannelId) {
+    let (t, _, _) = store.create_tenant_with_key("T", Plan::Inicial, "test").await.unwrap();
+    let keys = Keyring::new(vec![MasterKey::generate(KeyId::parse("k1").unwrap())]).unwrap();
+    let ch = store
+        .create_channel(
+            t.id,
+            &keys,
+            chasqui_store::channels::NewChannel {
+                kind: chasqui_core::channel::ChannelKind::WhatsappCloud,
+                name: "main".into(),
+                phone_number_id: Some(format!("{}", rand_digits())),
+                waba_id: Some("1".into()),
+                display_phone_number: None,
+                settings: serde_json::json!({}),
+                secrets: vec![("access_token".into(), Secret::new("tok"))],
+            },
+            "test",
+        )
+        .await
+        .unwrap();
+    (t.id, ch.id)
+}
+
+fn rand_digits() -> u64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64 % 1_000_000_000_000
+}
+
+fn identity(wa_id: Option<&str>, user_id: Option<&str>, keys: &[&str]) -> chasqui_store::inbound::ContactIdentity {
+    chasqui_store::inbound::ContactIdentity {
+        user_id: user_id.map(str::to_owned),
+        wa_id: wa_id.map(str::to_owned),
+        contact_key: keys.first().map(|k| (*k).to_owned()),
+        lookup_keys: keys.iter().map(|k| (*k).to_owned()).collect(),
+        username: None,
+        profile_name: Some("Ana".into()),
+    }
+}
+
+async fn contacts_match_across_number_variants_and_user_ids(store: Store) {
+    let (t, _) = inbound_fixture(&store).await;
+    let mut tx = store.begin().await.unwrap();
+    let (a, created) = tx.upsert_contact(t, &identity(Some("5491123456789"), None, &["54:1123456789"])).await.unwrap();
+    assert!(created);
+    // The same person writing from the 54… form, with a user id now: same contact, user id learnt.
+    let (b, created) = tx
+        .upsert_contact(t, &identity(Some("541123456789"), Some("AR.1"), &["54:1123456789", "54:x"]))
+        .await
+        .unwrap();
+    assert_eq!((a, created), (b, false));
+    // Known by user id only (username user, no number): still the same contact.
+    let (c, _) = tx.upsert_contact(t, &identity(None, Some("AR.1"), &[])).await.unwrap();
+    assert_eq!(c, a);
+    // A different person.
+    let (d, created) = tx.upsert_contact(t, &identity(Some("5491199999999"), None, &["54:1199999999"])).await.unwrap();
+    assert!(created && d != a);
+    tx.commit().await.unwrap();
+    let contact = store.contact(t, a).await.unwrap();
+    assert_eq!(contact.user_id.as_deref(), Some("AR.1"));
+    assert_eq!(contact.wa_id.as_deref(), Some("541123456789"));
+    // Another tenant's contacts are separate.
+    let (other, _) = inbound_fixture(&store).await;
+    let mut tx = store.begin().await.unwrap();
+    let (e, created) = tx.upsert_contact(other, &identity(Some("5491123456789"), None, &["54:1123456789"])).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(created && e != a);
+    assert!(matches!(store.contact(other, a).await, Err(StoreError::NotFound(_))));
+}
+
+async fn store_inbound(store: &Store, t: chasqui_core::ids::TenantId, ch: chasqui_core::ids::ChannelId, wamid: &str) -> bool {
+    let mut tx = store.begin().await.unwrap();
+    let (contact, _) = tx.upsert_contact(t, &identity(Some("5491123456789"), None, &["54:1123456789"])).await.unwrap();
+    let (conv, _) = tx.touch_conversation(t, ch, contact, 1_700_000_000_000, true, None).await.unwrap();
+    let inserted = tx
+        .insert_message(&chasqui_store::inbound::NewMessage {
+            tenant: t,
+            channel: ch,
+            conversation: Some(conv),
+            contact: Some(contact),
+            direction: "in",
+            provider_message_id: Some(wamid.to_owned()),
+            kind: "text".into(),
+            status: "received".into(),
+            body_text: Some("hola".into()),
+            content: serde_json::json!({"type": "text"}),
+            context_message_id: None,
+            provider_timestamp: Some(1_700_000_000_000),
+        })
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    inserted.is_some()
+}
+
+async fn a_message_delivered_twenty_times_concurrently_is_stored_once(store: Store) {
+    let (t, ch) = inbound_fixture(&store).await;
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let s = store.clone();
+        tasks.push(tokio::spawn(async move { store_inbound(&s, t, ch, "wamid.SAME").await }));
+    }
+    let mut inserted = 0;
+    for task in tasks {
+        inserted += usize::from(task.await.unwrap());
+    }
+    assert_eq!(inserted, 1);
+    let msgs = store.list_messages(t, &Default::default(), 50, None).await.unwrap();
+    assert_eq!(msgs.items.len(), 1);
+    let convs = store.list_conversations(t, &Default::default(), 50, None).await.unwrap();
+    assert_eq!(convs.items.len(), 1, "one open conversation per contact and channel");
+    assert_eq!(store.list_contacts(t, &Default::default(), 50, None).await.unwrap().items.len(), 1);
+}
+
+async fn statuses_in_every_order_end_in_the_same_status_with_full_history(store: Store) {
+    use chasqui_core::status::Status;
+    let (t, ch) = inbound_fixture(&store).await;
+    let orders: Vec<Vec<Status>> = vec![
+        vec![Status::Sent, Status::Delivered, Status::Read],
+        vec![Status::Read, Status::Delivered, Status::Sent],
+        vec![Status::Delivered, Status::Read, Status::Sent, Status::Read],
+        vec![Status::Sent, Status::Failed, Status::Delivered],
+    ];
+    for (i, order) in orders.iter().enumerate() {
+        let wamid = format!("wamid.OUT{i}");
+        // Half of the cases: statuses arrive before the message row exists.
+        let early = i % 2 == 1;
+        if !early {
+            insert_outbound(&store, t, ch, &wamid).await;
+        }
+        for st in order {
+            let mut tx = store.begin().await.unwrap();
+            let payload = serde_json::json!({"status": st.as_str()});
+            let error = (*st == Status::Failed).then(|| ("131026".to_owned(), "Message undeliverable".to_owned()));
+            tx.record_status(&chasqui_store::inbound::StatusRecord {
+                tenant: t,
+                channel: ch,
+                provider_message_id: &wamid,
+                status: *st,
+                occurred_at_ms: 1_700_000_000_000 + st.rank() as i64,
+                payload: &payload,
+                error,
+            })
+            .await
+            .unwrap();
+            tx.commit().await.unwrap();
+        }
+        if early {
+            insert_outbound(&store, t, ch, &wamid).await;
+            let mut tx = store.begin().await.unwrap();
+            tx.apply_recorded_statuses(t, ch, &wamid).await.unwrap();
+            tx.commit().await.unwrap();
+        }
+        let f = chasqui_store::messages::MessageFilter { provider_message_id: Some(wamid.clone()), ..Default::default() };
+        let m = store.list_messages(t, &f, 1, None).await.unwrap().items.remove(0);
+        let expected = chasqui_core::status::merge_all(order.iter().copied()).unwrap();
+        assert_eq!(m.status, expected.as_str(), "order {order:?}");
+        let history = store.message_history(t, &m).await.unwrap();
+        let distinct: HashSet<_> = order.iter().map(|s| s.as_str()).collect();
+        assert_eq!(history.len(), distinct.len(), "one history row per distinct status");
+    }
+}
+
+async fn insert_outbound(store: &Store, t: chasqui_core::ids::TenantId, ch: chasqui_core::ids::ChannelId, wamid: &str) {
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_message(&chasqui_store::inbound::NewMessage {
+        tenant: t,
+        channel: ch,
+        conversation: None,
+        contact: None,
+        direction: "out",
+        provider_message_id: Some(wamid.to_owned()),
+        kind: "text".into(),
+        status: "queued".into(),
+        body_text: Some("hi".into()),
+        content: serde_json::json!({}),
+        context_message_id: None,
+        provider_timestamp: None,
+    })
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+}
+
+async fn receipts_are_durable_and_requeued_when_their_channel_appears(store: Store) {
+    use chasqui_store::receipts::{NewReceipt, PROCESS_RECEIPT, state};
+    let id = store
+        .store_receipt(NewReceipt {
+            provider: "whatsapp".into(),
+            channel_id: None,
+            tenant_id: None,
+            body: b"{\"object\":\"whatsapp_business_account\"}".to_vec(),
+            headers: serde_json::json!({"content-type": "application/json"}),
+        })
+        .await
+        .unwrap();
+    // The receipt and its processing job were committed together.
+    let jobs = store.claim_jobs("default", 10, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].kind, PROCESS_RECEIPT);
+    assert_eq!(jobs[0].payload["receipt_id"], id.to_string());
+    store.complete_job(&jobs[0]).await.unwrap();
+    let r = store.receipt(id).await.unwrap();
+    assert_eq!(r.body, b"{\"object\":\"whatsapp_business_account\"}");
+    store.mark_receipt(id, state::UNROUTED, None, Some("phone_number_id:42"), None).await.unwrap();
+    assert_eq!(store.list_receipts(state::UNROUTED, 10, None).await.unwrap().items.len(), 1);
+    assert_eq!(store.requeue_unrouted("phone_number_id:41").await.unwrap(), 0);
+    assert_eq!(store.requeue_unrouted("phone_number_id:42").await.unwrap(), 1);
+    assert_eq!(store.receipt(id).await.unwrap().state, state::PENDING);
+    assert_eq!(store.claim_jobs("default", 10, Duration::from_secs(60)).await.unwrap().len(), 1);
 }

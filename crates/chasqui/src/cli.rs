@@ -527,7 +527,7 @@ struct LinkArgs {
     /// Also draw the QR code in the terminal, on stderr.
     #[arg(long)]
     terminal: bool,
-    /// The terminal has a light background (draws dark modules with text colour).
+    /// Draw for a terminal with a light background (the default suits dark ones).
     #[arg(long, requires = "terminal")]
     light: bool,
     /// QR file size in pixels per module (1 to 40; default 6, about 3 cm at 300 dpi for a
