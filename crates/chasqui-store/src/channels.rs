@@ -6,7 +6,7 @@ use chasqui_core::secrets::{Keyring, Secret};
 use chrono::{DateTime, Utc};
 
 use crate::credentials::CredentialError;
-use crate::db::{with_pool, with_tx};
+use crate::db::{Tx, with_pool, with_tx};
 use crate::error::{Result, StoreError, parse_id};
 use crate::{Page, Store, from_millis, now_millis};
 
@@ -124,6 +124,27 @@ impl ChannelRow {
             created_at: from_millis(self.created_at),
             updated_at: from_millis(self.updated_at),
         })
+    }
+}
+
+impl Tx {
+    /// Sets a channel's status inside a transaction (a provider event that disconnects it, an
+    /// expired token…); the caller audits.
+    pub async fn set_channel_status(&mut self, tenant: TenantId, id: ChannelId, status: &str) -> Result<()> {
+        let done = with_tx!(self, c => sqlx::query(
+            "UPDATE channels SET status = $3, updated_at = $4 WHERE id = $1 AND tenant_id = $2 AND deleted_at IS NULL",
+        )
+        .bind(id.to_string())
+        .bind(tenant.to_string())
+        .bind(status)
+        .bind(now_millis())
+        .execute(c)
+        .await?
+        .rows_affected());
+        if done == 0 {
+            return Err(StoreError::NotFound("channel"));
+        }
+        Ok(())
     }
 }
 
@@ -305,22 +326,10 @@ impl Store {
         self.channel(tenant, id).await
     }
 
-    /// Sets a channel's status from a provider event (e.g. partner removed, token expired).
+    /// Sets a channel's status (e.g. the operator disconnects it), recording who did it.
     pub async fn set_channel_status(&self, tenant: TenantId, id: ChannelId, status: &str, actor: &str) -> Result<Channel> {
         let mut tx = self.begin().await?;
-        let done = with_tx!(tx, c => sqlx::query(
-            "UPDATE channels SET status = $3, updated_at = $4 WHERE id = $1 AND tenant_id = $2 AND deleted_at IS NULL",
-        )
-        .bind(id.to_string())
-        .bind(tenant.to_string())
-        .bind(status)
-        .bind(now_millis())
-        .execute(c)
-        .await?
-        .rows_affected());
-        if done == 0 {
-            return Err(StoreError::NotFound("channel"));
-        }
+        tx.set_channel_status(tenant, id, status).await?;
         tx.audit(crate::audit::NewAuditEntry {
             tenant: Some(tenant),
             actor,

@@ -50,6 +50,10 @@ pub const DELIVERY_JOB_KIND: &str = "event.deliver";
 /// 10 h, 10 h: a little over a day in all).
 pub const DELIVERY_MAX_ATTEMPTS: u32 = 8;
 
+/// Why an endpoint was disabled by [`Store::record_delivery_attempt`].
+pub const AUTO_DISABLED_REASON: &str = "disabled automatically: deliveries kept failing with no success for too long; \
+     fix the receiver, then enable the endpoint again and replay the failed deliveries";
+
 /// Whether `event_type` is one Chasqui emits.
 pub fn is_event_type(event_type: &str) -> bool {
     EVENT_TYPES.contains(&event_type)
@@ -626,10 +630,7 @@ impl Store {
         let now = now_millis();
         let url = patch.url.clone().unwrap_or(current.url);
         let description = patch.description.clone().unwrap_or(current.description);
-        let types = patch
-            .event_types
-            .clone()
-            .unwrap_or(current.event_types);
+        let types = patch.event_types.clone().unwrap_or(current.event_types);
         let millis = |t: Option<DateTime<Utc>>| t.map(|t| t.timestamp_millis());
         let (disabled_at, reason, failing_since) = match patch.enabled {
             Some(true) => (None, None, None),
@@ -968,24 +969,18 @@ impl Store {
             if let (DeliveryState::Failed, Some(threshold)) =
                 (record.state, record.disable_if_failing_since)
             {
-                let reason = format!(
-                    "disabled automatically: every delivery failed since {}",
-                    threshold.format("%Y-%m-%d %H:%M:%S UTC")
-                );
                 let done = with_tx!(tx, c => sqlx::query(
-                    "UPDATE webhook_endpoints SET disabled_at = $3, disabled_reason = \
-                     'disabled automatically after failing continuously since ' || $5, updated_at = $3 \
+                    "UPDATE webhook_endpoints SET disabled_at = $3, disabled_reason = $5, updated_at = $3 \
                      WHERE id = $1 AND tenant_id = $2 AND disabled_at IS NULL AND failing_since IS NOT NULL AND failing_since <= $4",
                 )
                 .bind(&endpoint)
                 .bind(tenant.to_string())
                 .bind(now)
                 .bind(threshold.timestamp_millis())
-                .bind(String::new())
+                .bind(AUTO_DISABLED_REASON)
                 .execute(c)
                 .await?
                 .rows_affected());
-                let _ = reason;
                 endpoint_disabled = done == 1;
             }
         }

@@ -16,6 +16,7 @@ pub mod channels;
 pub mod contacts;
 pub mod conversations;
 pub mod credentials;
+pub mod events;
 pub mod inbound;
 pub mod jobs;
 pub mod messages;

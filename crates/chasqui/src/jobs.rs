@@ -3,11 +3,14 @@
 //! Features register their handlers here (webhook processing, sending, media download…);
 //! a job of a kind nobody handles is parked as dead with a clear reason, never dropped.
 
+use chasqui_store::receipts::PROCESS_RECEIPT;
 use chasqui_store::worker::Handlers;
 
 use crate::http::AppState;
 
 /// Every job handler, bound to the application's state.
-pub fn handlers(_state: &AppState) -> Handlers {
-    Handlers::new()
+pub fn handlers(state: &AppState) -> Handlers {
+    let s = state.clone();
+    Handlers::new().on(PROCESS_RECEIPT, move |job| crate::inbound::process::handle(s.clone(), job))
+        .on(crate::delivery::JOB_KIND, crate::delivery::handler(crate::delivery::Deliverer::from_state(state)))
 }

@@ -3,7 +3,9 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod delivery;
 pub mod http;
+pub mod inbound;
 pub mod jobs;
 pub mod master_key;
 pub mod telemetry;

@@ -582,12 +582,17 @@ impl From<LinkTemplate> for TemplateView {
     }
 }
 
-/// `GET /v1/link-templates` filters.
+/// `GET /v1/link-templates` filters. `limit` and `cursor` are accepted, so generic list clients
+/// work, and ignored: the list is always one page.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateFilter {
     context: Option<String>,
     locale: Option<String>,
+    #[serde(rename = "limit")]
+    _limit: Option<String>,
+    #[serde(rename = "cursor")]
+    _cursor: Option<String>,
 }
 
 /// `{"data": [...], "next_cursor": null}`: the set is small, so it is always one page.

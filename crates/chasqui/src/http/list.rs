@@ -22,6 +22,11 @@ pub struct ListParams {
 }
 
 impl ListParams {
+    /// From the `limit` and `cursor` of an endpoint's own query struct.
+    pub fn new(limit: Option<usize>, cursor: Option<String>) -> Self {
+        Self { limit, cursor }
+    }
+
     /// The page size, checked.
     pub fn limit(&self) -> Result<usize, ApiError> {
         match self.limit {

@@ -5,13 +5,16 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod channels;
+pub mod conversations;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod health;
 pub mod links;
 pub mod list;
 pub mod metrics;
 pub mod tenant;
+pub mod webhook_endpoints;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,13 +57,30 @@ pub fn router(state: AppState) -> Router {
         .route("/api-keys", get(api_keys::list))
         .route("/audit-log", get(audit::list))
         .route("/channels", get(channels::list).post(channels::create))
+        .route("/conversations", get(conversations::list_conversations))
+        .route("/conversations/{id}", get(conversations::get_conversation))
+        .route("/conversations/{id}/messages", get(conversations::conversation_messages))
+        .route("/messages", get(conversations::list_messages))
+        .route("/messages/{id}", get(conversations::get_message))
+        .route("/contacts", get(conversations::list_contacts))
+        .route("/contacts/{id}", get(conversations::get_contact).patch(conversations::patch_contact))
         .route("/channels/{id}", get(channels::get).patch(channels::patch).delete(channels::delete))
-        .merge(links::routes());
+        .merge(links::routes())
+        .merge(webhook_endpoints::routes())
+        .merge(events::routes());
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))
         .nest("/v1", api)
+        .route("/webhooks/whatsapp", get(crate::inbound::receive::meta_verify_app).post(crate::inbound::receive::meta_receive_app))
+        .route(
+            "/webhooks/whatsapp/{channel_id}",
+            get(crate::inbound::receive::meta_verify_channel).post(crate::inbound::receive::meta_receive_channel),
+        )
+        .route("/webhooks/360dialog/{channel_id}", axum::routing::post(crate::inbound::receive::dialog360_receive))
+        .route("/webhooks/twilio/{channel_id}", axum::routing::post(crate::inbound::receive::twilio_receive))
+        .route("/webhooks/chatwoot/{channel_id}", axum::routing::post(crate::inbound::receive::chatwoot_receive))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

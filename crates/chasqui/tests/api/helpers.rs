@@ -58,7 +58,7 @@ pub async fn spawn_app_on(db: Db, env: &[(&str, &str)]) -> Option<TestApp> {
         ..Default::default()
     };
     let (mut config, _warnings) = Config::load(&overrides, &env).unwrap();
-    config.log.level = "warn".into();
+    config.log.level = "error".into();
     chasqui::telemetry::init(&config.log);
     let db_url = config.database_url();
     let app = App::build(config).await.unwrap();

@@ -427,6 +427,13 @@ async fn overrides_win_and_stay_with_their_tenant(db: Db) {
             .len(),
         6
     );
+    assert_eq!(
+        list_templates(&app, &app.api_key, "?limit=2&cursor=x")
+            .await
+            .len(),
+        25,
+        "one page whatever the list parameters"
+    );
 
     let invoice = j!({"phone": AR_MOBILE, "context": "invoice", "data": {"number": "A-0042", "amount": "$ 12.500"}});
     let body = link(&app, invoice.clone()).await;

@@ -1,0 +1,43 @@
+//! Shared helpers: where the reference corpus lives and how to read it.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// `/work/shared/reference`, reached from this crate's manifest directory.
+pub const REFERENCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/reference");
+
+/// A path inside the reference folder; panics loudly if the folder is missing.
+pub fn reference(relative: &str) -> PathBuf {
+    let root = Path::new(REFERENCE);
+    assert!(
+        root.is_dir(),
+        "the reference corpus is missing: expected a directory at {REFERENCE} \
+         (the shared checkout's `reference/` folder next to `main/`)"
+    );
+    root.join(relative)
+}
+
+/// Reads a reference file's exact bytes.
+pub fn read_bytes(relative: &str) -> Vec<u8> {
+    let path = reference(relative);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+/// Reads and decodes a reference JSON file.
+pub fn read_json(relative: &str) -> serde_json::Value {
+    let bytes = read_bytes(relative);
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{relative} is not JSON: {e}"))
+}
+
+/// The `.json` files of a reference sub-folder, sorted by name.
+pub fn json_files(folder: &str) -> Vec<String> {
+    let dir = reference(folder);
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".json"))
+        .collect();
+    names.sort();
+    names
+}

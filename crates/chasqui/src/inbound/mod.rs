@@ -1,0 +1,5 @@
+//! Inbound webhooks: receiving (verify, store durably, answer) and processing (parse, route,
+//! store contacts, conversations, messages and statuses exactly once).
+
+pub mod process;
+pub mod receive;

@@ -1,0 +1,277 @@
+//! Processing a stored webhook receipt. Runs as a job after the provider got its 200; it is
+//! idempotent (processing a receipt twice, or two copies of one delivery, changes nothing the
+//! second time), so retries and replays are always safe.
+
+use chasqui_channels::meta::{self, MetaPayload, MetaWebhook, Routing};
+use chasqui_core::ids::{ReceiptId, TenantId};
+use chasqui_core::message::InboundMessage;
+use chasqui_core::phone::WaId;
+use chasqui_core::status::StatusUpdate;
+use chasqui_store::channels::{Channel, status as channel_status};
+use chasqui_store::inbound::{ContactIdentity, NewMessage, StatusOutcome, StatusRecord};
+use chasqui_store::receipts::{Receipt, state};
+use chasqui_store::worker::JobError;
+use chasqui_store::{Store, StoreError, Tx};
+
+use crate::http::AppState;
+
+/// What processing a receipt did, for logs and tests.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// New messages stored.
+    pub messages: usize,
+    /// Repeated deliveries ignored.
+    pub duplicates: usize,
+    /// Status updates recorded.
+    pub statuses: usize,
+    /// Other events recorded.
+    pub events: usize,
+    /// Routing keys with no channel yet.
+    pub unrouted: Vec<String>,
+}
+
+/// The job handler of `webhook.process`.
+pub async fn handle(state: AppState, job: chasqui_store::jobs::Job) -> Result<(), JobError> {
+    let id: ReceiptId = job
+        .payload
+        .get("receipt_id")
+        .and_then(|v| v.as_str())
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| JobError::Permanent("job payload has no valid receipt_id".into()))?;
+    let receipt = match state.store.receipt(id).await {
+        Ok(r) => r,
+        Err(StoreError::NotFound(_)) => return Err(JobError::Permanent(format!("receipt {id} does not exist"))),
+        Err(e) => return Err(JobError::retry(e.to_string())),
+    };
+    if receipt.state == state::PROCESSED {
+        return Ok(());
+    }
+    match process_receipt(&state.store, &receipt).await {
+        Ok(outcome) => {
+            let (new_state, route_key) = match outcome.unrouted.first() {
+                Some(k) => (state::UNROUTED, Some(k.as_str())),
+                None => (state::PROCESSED, None),
+            };
+            if new_state == state::UNROUTED {
+                metrics::counter!("chasqui_webhooks_unrouted_total", "provider" => receipt.provider.clone()).increment(1);
+                tracing::warn!(receipt_id = %id, route_key = route_key.unwrap_or(""), "webhook for an unknown channel kept as unrouted");
+            }
+            let tenant = outcome_tenant(&receipt);
+            state
+                .store
+                .mark_receipt(id, new_state, tenant, route_key, None)
+                .await
+                .map_err(|e| JobError::retry(e.to_string()))?;
+            metrics::counter!("chasqui_webhook_messages_total", "provider" => receipt.provider.clone())
+                .increment(outcome.messages as u64);
+            Ok(())
+        }
+        Err(ProcessError::Parse(e)) => {
+            // A body we cannot read will never become readable: park it now, with the reason.
+            tracing::warn!(receipt_id = %id, error = %e, "webhook parked as a dead letter");
+            metrics::counter!("chasqui_webhooks_dead_total", "provider" => receipt.provider.clone()).increment(1);
+            state
+                .store
+                .mark_receipt(id, state::DEAD, receipt.tenant_id, None, Some(&e))
+                .await
+                .map_err(|e| JobError::retry(e.to_string()))?;
+            Ok(())
+        }
+        Err(ProcessError::Store(e)) => {
+            if job.attempt >= job.max_attempts {
+                let _ = state.store.mark_receipt(id, state::DEAD, receipt.tenant_id, None, Some(&e.to_string())).await;
+            }
+            Err(JobError::retry(e.to_string()))
+        }
+    }
+}
+
+fn outcome_tenant(r: &Receipt) -> Option<TenantId> {
+    r.tenant_id
+}
+
+/// Why a receipt could not be processed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    /// The body cannot be read (dead letter).
+    #[error("{0}")]
+    Parse(String),
+    /// The database failed (retried).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Processes one receipt in one transaction.
+pub async fn process_receipt(store: &Store, receipt: &Receipt) -> Result<Outcome, ProcessError> {
+    match receipt.provider.as_str() {
+        "whatsapp" | "360dialog" | "sandbox" => {
+            let parsed = meta::parse_webhook(&receipt.body).map_err(|e| ProcessError::Parse(e.to_string()))?;
+            process_meta(store, receipt, &parsed).await
+        }
+        other => Err(ProcessError::Parse(format!("no processor for provider `{other}` yet"))),
+    }
+}
+
+async fn process_meta(store: &Store, receipt: &Receipt, parsed: &MetaWebhook) -> Result<Outcome, ProcessError> {
+    let mut out = Outcome::default();
+    let fixed = match receipt.channel_id {
+        Some(id) => Some(store.channel_for_webhook(id).await?),
+        None => None,
+    };
+    // Resolve every route before the transaction: on SQLite a writer that waits for another
+    // pooled connection while holding the write lock can starve the pool.
+    let mut routed = Vec::with_capacity(parsed.events.len());
+    for event in &parsed.events {
+        let channels = match &fixed {
+            Some(c) => vec![c.clone()],
+            None => route(store, &event.routing).await?,
+        };
+        if channels.is_empty() {
+            let key = match (&event.routing.phone_number_id, &event.routing.waba_id) {
+                (Some(p), _) => format!("phone_number_id:{p}"),
+                (None, Some(w)) => format!("waba_id:{w}"),
+                (None, None) => "none".to_owned(),
+            };
+            if !out.unrouted.contains(&key) {
+                out.unrouted.push(key);
+            }
+        }
+        routed.push((event, channels));
+    }
+    let mut tx = store.begin().await?;
+    for (event, channels) in &routed {
+        for channel in channels {
+            match &event.payload {
+                MetaPayload::Message { message, raw } => {
+                    if store_message(&mut tx, channel, message, raw, receipt).await? {
+                        out.messages += 1;
+                    } else {
+                        out.duplicates += 1;
+                    }
+                }
+                MetaPayload::Status { status, raw } => {
+                    if record_status(&mut tx, channel, status, raw).await? {
+                        out.statuses += 1;
+                    }
+                }
+                MetaPayload::Error { raw, .. } => {
+                    tx.record_channel_event(Some(channel.tenant_id), Some(channel.id), "errors", raw).await?;
+                    out.events += 1;
+                }
+                MetaPayload::Field { known, value } => {
+                    tx.record_channel_event(Some(channel.tenant_id), Some(channel.id), &event.routing.field, value).await?;
+                    if let meta::KnownField::AccountUpdate(update) = known
+                        && update.disconnects_channel()
+                    {
+                        set_status_in_tx(&mut tx, channel, channel_status::DISCONNECTED).await?;
+                    }
+                    out.events += 1;
+                }
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+async fn set_status_in_tx(tx: &mut Tx, channel: &Channel, status: &str) -> Result<(), StoreError> {
+    tx.audit(chasqui_store::audit::NewAuditEntry {
+        tenant: Some(channel.tenant_id),
+        actor: "provider",
+        action: "channel.status_changed",
+        target: Some(&channel.id.to_string()),
+        details: serde_json::json!({ "status": status }),
+    })
+    .await?;
+    tx.set_channel_status(channel.tenant_id, channel.id, status).await
+}
+
+/// The channels an event belongs to: by `phone_number_id`, or for WABA-level fields by WABA.
+async fn route(store: &Store, r: &Routing) -> Result<Vec<Channel>, StoreError> {
+    if let Some(pnid) = &r.phone_number_id {
+        return Ok(store.channel_by_phone_number_id(pnid).await?.into_iter().filter(|c| c.kind.speaks_meta()).collect());
+    }
+    match &r.waba_id {
+        Some(w) => Ok(store.channels_by_waba(w).await?.into_iter().filter(|c| c.kind.speaks_meta()).collect()),
+        None => Ok(Vec::new()),
+    }
+}
+
+fn identity(m: &InboundMessage) -> ContactIdentity {
+    let wa = m.sender.wa_id.as_deref().or(m.sender.phone.as_deref()).and_then(|w| WaId::parse(w).ok());
+    ContactIdentity {
+        user_id: m.sender.user_id.clone(),
+        wa_id: wa.as_ref().map(|w| w.as_str().to_owned()),
+        contact_key: wa.as_ref().map(|w| w.contact_key().to_string()),
+        lookup_keys: wa.as_ref().map(|w| w.lookup_keys().iter().map(ToString::to_string).collect()).unwrap_or_default(),
+        username: m.sender.username.clone(),
+        profile_name: m.sender.profile_name.clone(),
+    }
+}
+
+/// Where a conversation came from: a click-to-WhatsApp ad, or the `ref` code of our own wa.me link.
+fn source_of(m: &InboundMessage) -> Option<serde_json::Value> {
+    if let Some(referral) = &m.referral {
+        return Some(serde_json::json!({ "type": "ad_referral", "referral": referral }));
+    }
+    let text = m.searchable_text();
+    chasqui_core::wame::extract_ref(&text).map(|r| serde_json::json!({ "type": "wame_ref", "ref": r.as_str() }))
+}
+
+/// Stores a customer's message; `false` when it was a repeated delivery.
+async fn store_message(
+    tx: &mut Tx,
+    channel: &Channel,
+    m: &InboundMessage,
+    raw: &serde_json::Value,
+    receipt: &Receipt,
+) -> Result<bool, StoreError> {
+    let at_ms = m.timestamp.map(|s| s * 1000).unwrap_or_else(|| receipt.received_at.timestamp_millis());
+    let (contact, _created) = tx.upsert_contact(channel.tenant_id, &identity(m)).await?;
+    let source = source_of(m);
+    let (conversation, _opened) =
+        tx.touch_conversation(channel.tenant_id, channel.id, contact, at_ms, true, source.as_ref()).await?;
+    let text = m.searchable_text();
+    let inserted = tx
+        .insert_message(&NewMessage {
+            tenant: channel.tenant_id,
+            channel: channel.id,
+            conversation: Some(conversation),
+            contact: Some(contact),
+            direction: "in",
+            provider_message_id: Some(m.provider_message_id.clone()),
+            kind: m.kind().to_owned(),
+            status: "received".to_owned(),
+            body_text: (!text.is_empty()).then_some(text),
+            content: serde_json::json!({ "message": m, "raw": raw }),
+            context_message_id: m.context.as_ref().and_then(|c| c.replied_to_id.clone()),
+            provider_timestamp: Some(at_ms),
+        })
+        .await?;
+    Ok(inserted.is_some())
+}
+
+/// Records a status update; `false` for a repeated one.
+async fn record_status(tx: &mut Tx, channel: &Channel, s: &StatusUpdate, raw: &serde_json::Value) -> Result<bool, StoreError> {
+    let Some(status) = s.status else {
+        tx.record_channel_event(Some(channel.tenant_id), Some(channel.id), "status_unmapped", raw).await?;
+        return Ok(true);
+    };
+    let error = s.errors.first().map(|e| {
+        let code = e.code.map(|c| c.to_string()).unwrap_or_default();
+        let sentence = e.details.clone().or_else(|| e.message.clone()).or_else(|| e.title.clone()).unwrap_or_default();
+        (code, sentence)
+    });
+    let outcome = tx
+        .record_status(&StatusRecord {
+            tenant: channel.tenant_id,
+            channel: channel.id,
+            provider_message_id: &s.provider_message_id,
+            status,
+            occurred_at_ms: s.timestamp.map(|t| t * 1000).unwrap_or_else(chasqui_store::now_millis),
+            payload: raw,
+            error,
+        })
+        .await?;
+    Ok(outcome != StatusOutcome::Duplicate)
+}
