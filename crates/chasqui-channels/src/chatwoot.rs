@@ -262,7 +262,12 @@ pub fn parse_event_value(v: &Value) -> Result<ChatwootEvent, ChatwootParseError>
 
     let conversation_id = conversation
         .and_then(|c| nonempty(c, "display_id").or_else(|| nonempty(c, "id")))
-        .or_else(|| event.is_message_event().then(|| nonempty(v, "conversation_id")).flatten());
+        .or_else(|| {
+            event
+                .is_message_event()
+                .then(|| nonempty(v, "conversation_id"))
+                .flatten()
+        });
     let contact = object(v, "contact")
         .or_else(|| {
             conversation
@@ -294,7 +299,9 @@ fn message(v: &Value) -> ChatwootMessage {
         id: nonempty(v, "id"),
         content: string(v, "content"),
         content_type: string(v, "content_type"),
-        message_type: v.get("message_type").and_then(ChatwootMessageType::from_value),
+        message_type: v
+            .get("message_type")
+            .and_then(ChatwootMessageType::from_value),
         private: boolean(v, "private").unwrap_or(false),
         source_id: nonempty(v, "source_id"),
         created_at: v.get("created_at").and_then(time),
@@ -381,7 +388,10 @@ impl ChatwootEvent {
         let mut msg = InboundMessage::new(id, content);
         msg.timestamp = m.created_at;
         msg.additional_media = attachments.map(|a| attachment_media(a, None)).collect();
-        msg.sender = self.customer(m).map(|s| self.core_sender(s)).unwrap_or_default();
+        msg.sender = self
+            .customer(m)
+            .map(|s| self.core_sender(s))
+            .unwrap_or_default();
         Some(msg)
     }
 
@@ -418,11 +428,9 @@ impl ChatwootEvent {
         } else {
             &self.raw
         };
-        let source = object(conversation, "contact_inbox").and_then(|ci| nonempty(ci, "source_id"))?;
-        source
-            .bytes()
-            .all(|b| b.is_ascii_digit())
-            .then_some(source)
+        let source =
+            object(conversation, "contact_inbox").and_then(|ci| nonempty(ci, "source_id"))?;
+        source.bytes().all(|b| b.is_ascii_digit()).then_some(source)
     }
 }
 
@@ -469,7 +477,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn event(v: Value) -> ChatwootEvent {
+    fn event(v: &Value) -> ChatwootEvent {
         parse_event(v.to_string().as_bytes()).unwrap()
     }
 
@@ -502,7 +510,7 @@ mod tests {
 
     #[test]
     fn message_created_maps_to_an_inbound_message() {
-        let e = event(recent_message_created());
+        let e = event(&recent_message_created());
         assert_eq!(e.event, ChatwootEventKind::MessageCreated);
         assert_eq!(e.account_id.as_deref(), Some("3"));
         assert_eq!(e.inbox_id.as_deref(), Some("58"));
@@ -546,21 +554,21 @@ mod tests {
     fn only_incoming_public_created_messages_are_customer_messages() {
         let mut v = recent_message_created();
         v["message_type"] = json!(1);
-        assert!(event(v.clone()).inbound_message().is_none(), "outgoing");
+        assert!(event(&v).inbound_message().is_none(), "outgoing");
         v["message_type"] = json!(0);
-        assert!(event(v.clone()).inbound_message().is_some(), "incoming as 0");
+        assert!(event(&v).inbound_message().is_some(), "incoming as 0");
         v["private"] = json!(true);
-        assert!(event(v.clone()).inbound_message().is_none(), "private note");
+        assert!(event(&v).inbound_message().is_none(), "private note");
         v["private"] = json!(false);
         v["event"] = json!("message_updated");
-        assert!(event(v).inbound_message().is_none(), "update");
+        assert!(event(&v).inbound_message().is_none(), "update");
     }
 
     #[test]
     fn text_location_and_empty_messages() {
         let mut v = recent_message_created();
         v["attachments"] = json!([]);
-        let m = event(v.clone()).inbound_message().unwrap();
+        let m = event(&v).inbound_message().unwrap();
         assert_eq!(
             m.content,
             MessageContent::Text {
@@ -569,17 +577,17 @@ mod tests {
         );
         v["attachments"] = json!([{"file_type": "location", "coordinates_lat": -34.6,
                                     "coordinates_long": "-58.4", "fallback_title": "Taller"}]);
-        let m = event(v.clone()).inbound_message().unwrap();
+        let m = event(&v).inbound_message().unwrap();
         assert_eq!(m.kind(), "location");
         v["attachments"] = json!([]);
         v["content"] = json!(null);
-        let m = event(v).inbound_message().unwrap();
+        let m = event(&v).inbound_message().unwrap();
         assert_eq!(m.kind(), "unknown");
     }
 
     #[test]
     fn conversation_events_route_by_their_own_ids() {
-        let e = event(json!({
+        let e = event(&json!({
             "event": "conversation_status_changed",
             "id": 41, "inbox_id": 58, "account_id": 3, "status": "resolved",
             "meta": {"sender": {"id": 9, "name": "Ana", "type": "contact"}}
@@ -595,14 +603,23 @@ mod tests {
 
     #[test]
     fn unknown_events_are_kept_and_non_events_refused() {
-        let e = event(json!({"event": "contact_merged", "id": 1}));
+        let e = event(&json!({"event": "contact_merged", "id": 1}));
         assert_eq!(e.event, ChatwootEventKind::Other("contact_merged".into()));
         assert_eq!(e.raw["id"], 1);
         let json = serde_json::to_value(&e.event).unwrap();
         assert_eq!(json, "contact_merged");
-        assert_eq!(parse_event(b"[]").unwrap_err(), ChatwootParseError::NotAnObject);
-        assert_eq!(parse_event(b"{\"id\":1}").unwrap_err(), ChatwootParseError::MissingEvent);
-        assert!(matches!(parse_event(b"{"), Err(ChatwootParseError::Json(_))));
+        assert_eq!(
+            parse_event(b"[]").unwrap_err(),
+            ChatwootParseError::NotAnObject
+        );
+        assert_eq!(
+            parse_event(b"{\"id\":1}").unwrap_err(),
+            ChatwootParseError::MissingEvent
+        );
+        assert!(matches!(
+            parse_event(b"{"),
+            Err(ChatwootParseError::Json(_))
+        ));
     }
 
     #[test]
@@ -611,7 +628,10 @@ mod tests {
         assert_eq!(time(&json!("1700000000")), Some(1_700_000_000));
         assert_eq!(time(&json!("2020-03-03 13:05:57 UTC")), Some(1_583_240_757));
         assert_eq!(time(&json!("2020-03-03T13:05:57Z")), Some(1_583_240_757));
-        assert_eq!(time(&json!("2020-03-03 10:05:57 -0300")), Some(1_583_240_757));
+        assert_eq!(
+            time(&json!("2020-03-03 10:05:57 -0300")),
+            Some(1_583_240_757)
+        );
         assert_eq!(time(&json!("unix-timestamp")), None);
     }
 }

@@ -118,7 +118,10 @@ mod tests {
             parse_graph_error(br#"{"messaging_product":"whatsapp"}"#),
             Err(GraphErrorParseError::NotAnError)
         );
-        assert_eq!(parse_graph_error(b"[1]"), Err(GraphErrorParseError::NotAnError));
+        assert_eq!(
+            parse_graph_error(b"[1]"),
+            Err(GraphErrorParseError::NotAnError)
+        );
         assert!(matches!(
             parse_graph_error(b"<html>"),
             Err(GraphErrorParseError::Json(_))

@@ -135,16 +135,20 @@ pub fn verify_twilio(
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    pairs.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()).then(a.1.as_bytes().cmp(b.1.as_bytes())));
+    pairs.sort_unstable_by(|a, b| {
+        a.0.as_bytes()
+            .cmp(b.0.as_bytes())
+            .then(a.1.as_bytes().cmp(b.1.as_bytes()))
+    });
     pairs.dedup();
     let mut tail = Vec::new();
     for (k, v) in pairs {
         tail.extend_from_slice(k.as_bytes());
         tail.extend_from_slice(v.as_bytes());
     }
-    let matched = twilio_url_candidates(url)
-        .iter()
-        .any(|u| hmac_matches::<HmacSha1>(auth_token.as_bytes(), &[u.as_bytes(), &tail], &expected));
+    let matched = twilio_url_candidates(url).iter().any(|u| {
+        hmac_matches::<HmacSha1>(auth_token.as_bytes(), &[u.as_bytes(), &tail], &expected)
+    });
     if matched {
         Ok(())
     } else {
@@ -397,7 +401,11 @@ fn present(header: Option<&str>) -> Result<&str, SignatureError> {
 }
 
 /// Computes the MAC over the concatenated parts and compares it in constant time.
-fn hmac_matches<M: Mac + hmac::digest::KeyInit>(key: &[u8], parts: &[&[u8]], expected: &[u8]) -> bool {
+fn hmac_matches<M: Mac + hmac::digest::KeyInit>(
+    key: &[u8],
+    parts: &[&[u8]],
+    expected: &[u8],
+) -> bool {
     let Ok(mut mac) = <M as hmac::digest::KeyInit>::new_from_slice(key) else {
         return false;
     };
@@ -420,7 +428,10 @@ mod tests {
     #[test]
     fn meta_node_sdk_vector() {
         let header = "sha256=0c61947b610d4f45e65f3d680e26027121ec2413e77598bcb6cfc6e0d9888221";
-        assert_eq!(verify_meta(b"TEST_APP_SECRET", b"test", Some(header)), Ok(()));
+        assert_eq!(
+            verify_meta(b"TEST_APP_SECRET", b"test", Some(header)),
+            Ok(())
+        );
         assert_eq!(
             verify_meta(b"TEST_APP_SECRET", b"test ", Some(header)),
             Err(SignatureError::Mismatch)
@@ -438,7 +449,10 @@ mod tests {
             "prefix and hex case do not matter"
         );
         assert_eq!(verify_meta(b"s", body, None), Err(SignatureError::Missing));
-        assert_eq!(verify_meta(b"s", body, Some("  ")), Err(SignatureError::Missing));
+        assert_eq!(
+            verify_meta(b"s", body, Some("  ")),
+            Err(SignatureError::Missing)
+        );
         assert!(matches!(
             verify_meta(b"s", body, Some("sha1=abcd")),
             Err(SignatureError::Malformed(_))
@@ -484,8 +498,14 @@ mod tests {
         assert!(c.contains(&"https://[::1]/x".to_owned()));
         let c = twilio_url_candidates("https://[::1]/x");
         assert!(c.contains(&"https://[::1]:443/x".to_owned()));
-        assert_eq!(twilio_url_candidates("not a url"), vec!["not a url".to_owned()]);
-        assert_eq!(twilio_url_candidates("https://h:x/"), vec!["https://h:x/".to_owned()]);
+        assert_eq!(
+            twilio_url_candidates("not a url"),
+            vec!["not a url".to_owned()]
+        );
+        assert_eq!(
+            twilio_url_candidates("https://h:x/"),
+            vec!["https://h:x/".to_owned()]
+        );
     }
 
     #[test]
@@ -495,7 +515,10 @@ mod tests {
             verify_shared_secret("tok", Some("tok2")),
             Err(SignatureError::Mismatch)
         );
-        assert_eq!(verify_shared_secret("tok", None), Err(SignatureError::Missing));
+        assert_eq!(
+            verify_shared_secret("tok", None),
+            Err(SignatureError::Missing)
+        );
         assert_eq!(
             verify_shared_secret("", Some("")),
             Err(SignatureError::NotConfigured)
@@ -513,9 +536,12 @@ mod tests {
         assert_eq!(q.verify(""), Err(ChallengeError::NotConfigured));
         let wrong_mode = HubQuery {
             mode: Some("unsubscribe".into()),
-            ..q.clone()
+            ..q
         };
-        assert_eq!(wrong_mode.verify("my token"), Err(ChallengeError::WrongMode));
+        assert_eq!(
+            wrong_mode.verify("my token"),
+            Err(ChallengeError::WrongMode)
+        );
         assert_eq!(
             verify_challenge(Some("subscribe"), Some("t"), None, "t"),
             Err(ChallengeError::MissingChallenge)
@@ -525,7 +551,12 @@ mod tests {
             Err(ChallengeError::TokenMismatch)
         );
         assert_eq!(
-            verify_challenge(Some("subscribe"), Some("t"), Some("<script>x</script> "), "t"),
+            verify_challenge(
+                Some("subscribe"),
+                Some("t"),
+                Some("<script>x</script> "),
+                "t"
+            ),
             Err(ChallengeError::InvalidChallenge)
         );
         let long = "9".repeat(MAX_CHALLENGE_LEN + 1);

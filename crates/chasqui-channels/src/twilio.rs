@@ -121,7 +121,8 @@ pub fn parse_params(params: &[(String, String)]) -> Result<TwilioWebhook, Twilio
         .into_iter()
         .flatten()
         .any(|a| strip_whatsapp(a).is_some())
-        || p.get("ChannelPrefix").is_some_and(|c| c.eq_ignore_ascii_case("whatsapp"));
+        || p.get("ChannelPrefix")
+            .is_some_and(|c| c.eq_ignore_ascii_case("whatsapp"));
     let channel = if is_whatsapp {
         TwilioChannel::Whatsapp
     } else {
@@ -129,7 +130,11 @@ pub fn parse_params(params: &[(String, String)]) -> Result<TwilioWebhook, Twilio
     };
 
     let provider_status = p.get("MessageStatus").or_else(|| p.get("SmsStatus"));
-    let inbound = match provider_status.as_deref().map(str::to_ascii_lowercase).as_deref() {
+    let inbound = match provider_status
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         Some("received" | "receiving") => true,
         Some(_) => false,
         None => p.get("Body").is_some() || p.get("NumMedia").is_some(),
@@ -142,7 +147,13 @@ pub fn parse_params(params: &[(String, String)]) -> Result<TwilioWebhook, Twilio
     } else {
         let provider_status = provider_status.ok_or(TwilioParseError::Unrecognised)?;
         TwilioEvent::Status {
-            status: Box::new(status_update(&p, sid, provider_status, to.as_deref(), channel)),
+            status: Box::new(status_update(
+                &p,
+                sid,
+                provider_status,
+                to.as_deref(),
+                channel,
+            )),
         }
     };
     Ok(TwilioWebhook {
@@ -169,11 +180,15 @@ impl Params<'_> {
     }
 
     fn flag(&self, name: &str) -> bool {
-        self.get(name).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        self.get(name)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
     }
 
     fn float(&self, name: &str) -> Option<f64> {
-        self.get(name)?.parse::<f64>().ok().filter(|f| f.is_finite())
+        self.get(name)?
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
     }
 }
 
@@ -217,45 +232,46 @@ fn inbound_message(
         .collect();
     let message_type = p.get("MessageType").map(|t| t.to_ascii_lowercase());
 
-    let content = if let (Some(latitude), Some(longitude)) = (p.float("Latitude"), p.float("Longitude")) {
-        MessageContent::Location {
-            latitude: Some(latitude),
-            longitude: Some(longitude),
-            name: p.get("Label"),
-            address: p.get("Address"),
-            url: None,
-        }
-    } else if p.get("ListId").is_some() {
-        MessageContent::Interactive {
-            reply: InteractiveReply::ListReply {
-                id: p.get("ListId"),
-                title: p.get("ListTitle"),
-                description: p.get("ListItemDescription"),
-            },
-        }
-    } else if p.get("ButtonPayload").is_some() || p.get("ButtonText").is_some() {
-        if message_type.as_deref() == Some("interactive") {
+    let content =
+        if let (Some(latitude), Some(longitude)) = (p.float("Latitude"), p.float("Longitude")) {
+            MessageContent::Location {
+                latitude: Some(latitude),
+                longitude: Some(longitude),
+                name: p.get("Label"),
+                address: p.get("Address"),
+                url: None,
+            }
+        } else if p.get("ListId").is_some() {
             MessageContent::Interactive {
-                reply: InteractiveReply::ButtonReply {
-                    id: p.get("ButtonPayload"),
-                    title: p.get("ButtonText"),
+                reply: InteractiveReply::ListReply {
+                    id: p.get("ListId"),
+                    title: p.get("ListTitle"),
+                    description: p.get("ListItemDescription"),
                 },
             }
-        } else {
-            MessageContent::Button {
-                payload: p.get("ButtonPayload"),
-                text: p.get("ButtonText"),
+        } else if p.get("ButtonPayload").is_some() || p.get("ButtonText").is_some() {
+            if message_type.as_deref() == Some("interactive") {
+                MessageContent::Interactive {
+                    reply: InteractiveReply::ButtonReply {
+                        id: p.get("ButtonPayload"),
+                        title: p.get("ButtonText"),
+                    },
+                }
+            } else {
+                MessageContent::Button {
+                    payload: p.get("ButtonPayload"),
+                    text: p.get("ButtonText"),
+                }
             }
-        }
-    } else if !media.is_empty() {
-        let mut first = media.remove(0);
-        first.caption = body.clone();
-        media_content(first, message_type.as_deref())
-    } else {
-        MessageContent::Text {
-            body: body.unwrap_or_default(),
-        }
-    };
+        } else if !media.is_empty() {
+            let mut first = media.remove(0);
+            first.caption = body;
+            media_content(first, message_type.as_deref())
+        } else {
+            MessageContent::Text {
+                body: body.unwrap_or_default(),
+            }
+        };
 
     let phone = from.map(bare_address).map(str::to_owned);
     let wa_id = match channel {
@@ -297,7 +313,11 @@ fn inbound_message(
 
 /// The content for a message whose first attachment is `media`, by MIME type.
 fn media_content(media: Media, message_type: Option<&str>) -> MessageContent {
-    let mime = media.mime_type.clone().unwrap_or_default().to_ascii_lowercase();
+    let mime = media
+        .mime_type
+        .clone()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     if message_type == Some("sticker") || (mime == "image/webp" && message_type.is_none()) {
         MessageContent::Sticker {
             media,
@@ -395,7 +415,12 @@ mod tests {
         assert_eq!(w.account_sid.as_deref(), Some("AC1"));
         let m = message(&w);
         assert_eq!(m.provider_message_id, "SM1");
-        assert_eq!(m.content, MessageContent::Text { body: "Hola, ¿turno?".into() });
+        assert_eq!(
+            m.content,
+            MessageContent::Text {
+                body: "Hola, ¿turno?".into()
+            }
+        );
         assert_eq!(m.sender.wa_id.as_deref(), Some("5491122334455"));
         assert_eq!(m.sender.phone.as_deref(), Some("+5491122334455"));
         assert_eq!(m.sender.profile_name.as_deref(), Some("Ana Pérez"));
@@ -417,7 +442,10 @@ mod tests {
         assert_eq!(media.url.as_deref(), Some("https://api.twilio.com/m0"));
         assert_eq!(media.caption.as_deref(), Some("look"));
         assert_eq!(m.additional_media.len(), 1);
-        assert_eq!(m.additional_media[0].mime_type.as_deref(), Some("application/pdf"));
+        assert_eq!(
+            m.additional_media[0].mime_type.as_deref(),
+            Some("application/pdf")
+        );
         assert_eq!(m.sender.wa_id, None);
         assert_eq!(m.sender.phone.as_deref(), Some("+14155550100"));
     }
@@ -429,9 +457,7 @@ mod tests {
              &Latitude=-34.6037&Longitude=-58.3816&Address=Av+9+de+Julio&Label=Obelisco",
         );
         match &message(&loc).content {
-            MessageContent::Location {
-                latitude, name, ..
-            } => {
+            MessageContent::Location { latitude, name, .. } => {
                 assert_eq!(*latitude, Some(-34.6037));
                 assert_eq!(name.as_deref(), Some("Obelisco"));
             }
@@ -450,7 +476,10 @@ mod tests {
                 text: Some("Yes".into())
             }
         );
-        assert_eq!(m.context.as_ref().unwrap().replied_to_id.as_deref(), Some("SM0"));
+        assert_eq!(
+            m.context.as_ref().unwrap().replied_to_id.as_deref(),
+            Some("SM0")
+        );
         let referral = m.referral.as_ref().unwrap();
         assert_eq!(referral.ctwa_clid.as_deref(), Some("clid"));
         assert_eq!(referral.headline.as_deref(), Some("Promo"));
@@ -475,7 +504,8 @@ mod tests {
         assert_eq!(status(&read).status, Some(Status::Read));
         assert!(status(&read).errors.is_empty());
 
-        let sms = parse("MessageSid=SM8&MessageStatus=delivered&SmsStatus=delivered&To=%2B3315551234");
+        let sms =
+            parse("MessageSid=SM8&MessageStatus=delivered&SmsStatus=delivered&To=%2B3315551234");
         assert_eq!(sms.channel, TwilioChannel::Sms);
         assert_eq!(status(&sms).recipient_wa_id.as_deref(), Some("+3315551234"));
     }
@@ -519,7 +549,9 @@ mod tests {
             TwilioEvent::Message {
                 message: Box::new(InboundMessage::new(
                     "SM1",
-                    MessageContent::Text { body: String::new() }
+                    MessageContent::Text {
+                        body: String::new()
+                    }
                 ))
             }
         );

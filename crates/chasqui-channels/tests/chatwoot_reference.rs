@@ -30,11 +30,18 @@ fn every_event_sample_parses_and_schemas_are_refused() {
             );
             events += 1;
         } else if name.starts_with("docs_schema_") {
-            assert_eq!(parse_event(&raw).unwrap_err(), ChatwootParseError::MissingEvent, "{name}");
+            assert_eq!(
+                parse_event(&raw).unwrap_err(),
+                ChatwootParseError::MissingEvent,
+                "{name}"
+            );
             schemas += 1;
         } else {
             assert_eq!(name, "_manifest.json");
-            assert_eq!(parse_event(&raw).unwrap_err(), ChatwootParseError::NotAnObject);
+            assert_eq!(
+                parse_event(&raw).unwrap_err(),
+                ChatwootParseError::NotAnObject
+            );
         }
     }
     assert_eq!((events, schemas), (7, 6));
@@ -73,5 +80,8 @@ fn webwidget_and_conversation_templates_parse_without_messages() {
         assert!(e.inbound_message().is_none(), "{name}");
     }
     let bare = parse_event(&read_bytes("chatwoot/docs_event_message_created.json")).unwrap();
-    assert!(bare.inbound_message().is_none(), "no id, no type: not a customer message");
+    assert!(
+        bare.inbound_message().is_none(),
+        "no id, no type: not a customer message"
+    );
 }

@@ -53,16 +53,29 @@ fn any_json() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
         ".{0,12}".prop_map(Value::String),
-        prop::sample::select(vec!["text", "image", "interactive", "edit", "failed", "read", "", "0"])
-            .prop_map(|s| Value::String(s.to_owned())),
+        prop::sample::select(vec![
+            "text",
+            "image",
+            "interactive",
+            "edit",
+            "failed",
+            "read",
+            "",
+            "0"
+        ])
+        .prop_map(|s| Value::String(s.to_owned())),
     ];
     leaf.prop_recursive(3, 16, 4, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
             prop::collection::btree_map(
-                prop::sample::select(vec!["id", "type", "text", "body", "status", "from", "messages", "x"]),
+                prop::sample::select(vec![
+                    "id", "type", "text", "body", "status", "from", "messages", "x"
+                ]),
                 inner,
                 0..4
             )

@@ -121,7 +121,10 @@ fn reference_corpus_is_present_and_classified() {
         "expected the whole webhook corpus, got {counts:?}"
     );
     assert_eq!(counts.get(&Role::GraphError), Some(&6), "{counts:?}");
-    assert!(counts.get(&Role::Other).copied().unwrap_or(0) >= 20, "{counts:?}");
+    assert!(
+        counts.get(&Role::Other).copied().unwrap_or(0) >= 20,
+        "{counts:?}"
+    );
 }
 
 #[test]
@@ -189,18 +192,34 @@ fn check_graph_error(name: &str, e: &GraphError) {
         "graph_error_131030_recipient_not_in_allowed_list.json" => {
             expect(131030, None, Some("<ID>"));
             assert_eq!(e.error_type.as_deref(), Some("OAuthException"));
-            assert!(e.details.as_deref().unwrap().starts_with("Recipient phone number not in allowed list"));
-            assert_eq!(e.error_data.as_ref().unwrap()["messaging_product"], "whatsapp");
+            assert!(
+                e.details
+                    .as_deref()
+                    .unwrap()
+                    .starts_with("Recipient phone number not in allowed list")
+            );
+            assert_eq!(
+                e.error_data.as_ref().unwrap()["messaging_product"],
+                "whatsapp"
+            );
         }
         "graph_error_190_463_token_expired.json" => {
             expect(190, Some(463), Some("AZ-HzGEkqc5Vf3E0gy-eAcV"));
-            assert!(e.message.as_deref().unwrap().contains("Session has expired"));
+            assert!(
+                e.message
+                    .as_deref()
+                    .unwrap()
+                    .contains("Session has expired")
+            );
         }
         "graph_error_131053_media_upload_error_object.json" => {
             expect(131053, None, None);
             assert_eq!(e.title.as_deref(), Some("Media upload error"));
             assert!(e.details.as_deref().unwrap().contains("http code 429"));
-            assert_eq!(e.to_provider_error().title.as_deref(), Some("Media upload error"));
+            assert_eq!(
+                e.to_provider_error().title.as_deref(),
+                Some("Media upload error")
+            );
         }
         "javaapi_phoneNumberNotFoundError.json" => {
             expect(100, Some(33), Some("AeadGx6xI8M9EVqcy11ynej"));
@@ -209,8 +228,14 @@ fn check_graph_error(name: &str, e: &GraphError) {
         "javaapi_requestCodeError.json" => {
             expect(136024, Some(2388091), Some("Aayh7_x-pxzNlCVeeb3IxXU"));
             assert_eq!(e.is_transient, Some(false));
-            assert_eq!(e.user_title.as_deref(), Some("Não foi possível enviar o código"));
-            assert_eq!(e.user_message.as_deref(), Some("Tente novamente depois de um tempo."));
+            assert_eq!(
+                e.user_title.as_deref(),
+                Some("Não foi possível enviar o código")
+            );
+            assert_eq!(
+                e.user_message.as_deref(),
+                Some("Tente novamente depois de um tempo.")
+            );
         }
         "javaapi_verifyCodeError.json" => {
             expect(136025, Some(2388093), Some("AlUVfPbGecEVqld9CAPMk53"));
@@ -268,7 +293,10 @@ fn text_messages_routing_and_senders() {
 
     let m = message("pywa_message__text.json");
     assert_eq!(m.sender.user_id.as_deref(), Some("US.13491208655302741918"));
-    assert_eq!(m.sender.parent_user_id.as_deref(), Some("US.ENT.11815799212886844830"));
+    assert_eq!(
+        m.sender.parent_user_id.as_deref(),
+        Some("US.ENT.11815799212886844830")
+    );
 
     // Username-era message with no phone number at all.
     let m = message("netflie_a_with_bsuid_only_and_no_from.json");
@@ -281,7 +309,9 @@ fn text_messages_routing_and_senders() {
     assert_eq!(m.sender.profile_name, None);
 
     // The message's own `from` wins; a contradicting contact is not glued to it.
-    let m = message("netflie_test_build_from_payload_can_keep_wa_id_priority_when_user_id_is_present.json");
+    let m = message(
+        "netflie_test_build_from_payload_can_keep_wa_id_priority_when_user_id_is_present.json",
+    );
     assert_eq!(m.sender.wa_id.as_deref(), Some("PHONE_NUMBER"));
     assert_eq!(m.sender.user_id, None);
 
@@ -296,7 +326,10 @@ fn context_and_referral() {
     assert_eq!(r.source_type.as_deref(), Some("ad"));
     assert_eq!(r.source_id.as_deref(), Some("120226305854810726"));
     assert!(r.ctwa_clid.unwrap().starts_with("Aff-n8ZT"));
-    assert_eq!(r.welcome_message.as_deref(), Some("Hi there! Let us know how we can help!"));
+    assert_eq!(
+        r.welcome_message.as_deref(),
+        Some("Hi there! Let us know how we can help!")
+    );
     assert_eq!(r.headline.as_deref(), Some("Chat with us"));
 
     let m = message("pywa_message__referral.json");
@@ -323,7 +356,15 @@ fn media_messages() {
     assert_eq!(media.mime_type.as_deref(), Some("image/jpeg"));
 
     let m = message("pywa_message__media_with_url.json");
-    assert!(m.content.media().unwrap().url.as_deref().unwrap().starts_with("https://"));
+    assert!(
+        m.content
+            .media()
+            .unwrap()
+            .url
+            .as_deref()
+            .unwrap()
+            .starts_with("https://")
+    );
 
     match message("pywa_message__voice.json").content {
         MessageContent::Audio { voice, media } => {
@@ -354,7 +395,9 @@ fn media_messages() {
 fn locations_contacts_orders() {
     match message("meta_openapi_webhook_location_message.json").content {
         MessageContent::Location {
-            latitude, longitude, ..
+            latitude,
+            longitude,
+            ..
         } => assert!(latitude.is_some() && longitude.is_some()),
         other => panic!("{other:?}"),
     }
@@ -400,7 +443,10 @@ fn reply(name: &str) -> InteractiveReply {
 fn interactive_and_button_replies() {
     assert!(matches!(
         reply("meta_openapi_webhook_interactive_button_reply_message.json"),
-        InteractiveReply::ButtonReply { id: Some(_), title: Some(_) }
+        InteractiveReply::ButtonReply {
+            id: Some(_),
+            title: Some(_)
+        }
     ));
     assert_eq!(
         reply("pywa_callback_selection__description.json"),
@@ -433,9 +479,21 @@ fn interactive_and_button_replies() {
         }
     );
     let m = message("meta_openapi_webhook_button_message.json");
-    assert!(matches!(m.content, MessageContent::Button { payload: Some(_), text: Some(_) }));
-    assert!(m.context.unwrap().replied_to_id.is_some(), "the template it answers");
-    assert_eq!(message("pywa_callback_button__quick_reply_without_context.json").context, None);
+    assert!(matches!(
+        m.content,
+        MessageContent::Button {
+            payload: Some(_),
+            text: Some(_)
+        }
+    ));
+    assert!(
+        m.context.unwrap().replied_to_id.is_some(),
+        "the template it answers"
+    );
+    assert_eq!(
+        message("pywa_callback_button__quick_reply_without_context.json").context,
+        None
+    );
 }
 
 #[test]
@@ -452,7 +510,10 @@ fn reactions_and_their_removal() {
         "netflie_a_removed_reaction.json",
     ] {
         let m = message(name);
-        assert!(matches!(m.content, MessageContent::Reaction { emoji: None, .. }), "{name}");
+        assert!(
+            matches!(m.content, MessageContent::Reaction { emoji: None, .. }),
+            "{name}"
+        );
         assert_eq!(m.preview_text(), "[reaction removed]");
     }
 }
@@ -477,7 +538,11 @@ fn system_edit_revoke_unsupported() {
         other => panic!("{other:?}"),
     }
     match message("pywa_system__identity_change.json").content {
-        MessageContent::System { identity, system_type, .. } => {
+        MessageContent::System {
+            identity,
+            system_type,
+            ..
+        } => {
             assert_eq!(system_type.as_deref(), Some("customer_identity_changed"));
             assert_eq!(identity.unwrap().hash.as_deref(), Some("xyzxyz"));
         }
@@ -513,9 +578,17 @@ fn system_edit_revoke_unsupported() {
     );
     assert_eq!(m.errors[0].code, Some(131051));
     let m = message("netflie_an_unknown.json");
-    assert!(matches!(&m.content, MessageContent::Unsupported { message_type, .. } if message_type == "unknown"));
-    assert_eq!(m.errors[0].details.as_deref(), Some("Message type is not currently supported"));
-    assert_eq!(message("meta_openapi_webhook_unsupported_message.json").errors[0].code, Some(131051));
+    assert!(
+        matches!(&m.content, MessageContent::Unsupported { message_type, .. } if message_type == "unknown")
+    );
+    assert_eq!(
+        m.errors[0].details.as_deref(),
+        Some("Message type is not currently supported")
+    );
+    assert_eq!(
+        message("meta_openapi_webhook_unsupported_message.json").errors[0].code,
+        Some(131051)
+    );
 }
 
 #[test]
@@ -524,7 +597,10 @@ fn value_level_errors_sit_next_to_messages() {
     assert_eq!(summary(&w), vec!["message:unknown", "error:131000"]);
     match &w.events[1].payload {
         MetaPayload::Error { error, .. } => {
-            assert_eq!(error.details.as_deref(), Some("Unsupported webhook payload"));
+            assert_eq!(
+                error.details.as_deref(),
+                Some("Unsupported webhook payload")
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -546,19 +622,32 @@ fn statuses() {
         status("real_capture_status_delivered_br_number.json").status,
         Some(Status::Delivered)
     );
-    assert_eq!(status("pywa_message_status__played.json").status, Some(Status::Played));
-    assert_eq!(status("javaapi_textMessageStatusRead.json").status, Some(Status::Read));
+    assert_eq!(
+        status("pywa_message_status__played.json").status,
+        Some(Status::Played)
+    );
+    assert_eq!(
+        status("javaapi_textMessageStatusRead.json").status,
+        Some(Status::Read)
+    );
 
     let s = status("pywa_message_status__failed.json");
     assert_eq!(s.status, Some(Status::Failed));
     assert_eq!(s.errors[0].code, Some(130472));
-    assert_eq!(s.recipient_user_id.as_deref(), Some("US.13491208655302741918"));
+    assert_eq!(
+        s.recipient_user_id.as_deref(),
+        Some("US.13491208655302741918")
+    );
     let s = status("javaapi_reEngagementMessageError.json");
     assert_eq!(s.errors[0].code, Some(131047));
     assert!(s.errors[0].details.as_deref().unwrap().contains("24 hours"));
     let s = status("javaapi_mediaUploadError.json");
     assert_eq!(s.errors[0].code, Some(131053));
-    assert!(!status("netflie_a_status_with_errors.json").errors.is_empty());
+    assert!(
+        !status("netflie_a_status_with_errors.json")
+            .errors
+            .is_empty()
+    );
 
     let s = status("pywa_message_status__group.json");
     assert_eq!(s.recipient_type.as_deref(), Some("group"));
@@ -583,7 +672,10 @@ fn statuses_in_the_corpus_fold_monotonically() {
         let w = webhook(&name);
         for (routing, s) in w.statuses() {
             if routing.field == "messages" {
-                seen.push(s.status.unwrap_or_else(|| panic!("{name}: {}", s.provider_status)));
+                seen.push(
+                    s.status
+                        .unwrap_or_else(|| panic!("{name}: {}", s.provider_status)),
+                );
             }
         }
     }
@@ -666,7 +758,9 @@ fn account_and_template_fields() {
         other => panic!("{other:?}"),
     }
     match field("pywa_template_category_update__marketing.json") {
-        (_, KnownField::TemplateCategory(c)) => assert_eq!(c.new_category.as_deref(), Some("MARKETING")),
+        (_, KnownField::TemplateCategory(c)) => {
+            assert_eq!(c.new_category.as_deref(), Some("MARKETING"))
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -693,7 +787,10 @@ fn phone_number_and_preference_fields() {
             assert_eq!(f, "user_preferences");
             assert_eq!(preferences.len(), 1);
             assert_eq!(preferences[0].value.as_deref(), Some("resume"));
-            assert_eq!(preferences[0].category.as_deref(), Some("marketing_messages"));
+            assert_eq!(
+                preferences[0].category.as_deref(),
+                Some("marketing_messages")
+            );
             assert_eq!(preferences[0].timestamp, Some(1_731_705_721));
             assert!(!preferences[0].is_opt_out());
         }

@@ -12,7 +12,9 @@ use serde_json::Value;
 use common::{read_bytes, read_json};
 
 fn text<'a>(v: &'a Value, key: &str) -> &'a str {
-    v[key].as_str().unwrap_or_else(|| panic!("{key} missing in {v}"))
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} missing in {v}"))
 }
 
 fn expect_valid(v: &Value) -> bool {
@@ -51,13 +53,20 @@ fn meta_vectors() {
         passing += 1;
         // Meta sends bodies \u-escaped; where the vector gives that form, it passes as is.
         if let Some(escaped) = v["escaped_body"].as_str() {
-            assert_eq!(meta_check(v, escaped.as_bytes(), header), Ok(()), "{id}: escaped");
+            assert_eq!(
+                meta_check(v, escaped.as_bytes(), header),
+                Ok(()),
+                "{id}: escaped"
+            );
         }
         // Tampered copies: one body byte, one header digit, another secret.
         let mut tampered = body.to_vec();
         let mid = tampered.len() / 2;
         tampered[mid] ^= 0x01;
-        assert!(meta_check(v, &tampered, header).is_err(), "{id}: tampered body");
+        assert!(
+            meta_check(v, &tampered, header).is_err(),
+            "{id}: tampered body"
+        );
         let mut bad_header = header.to_owned();
         let last = bad_header.pop().unwrap();
         bad_header.push(if last == '0' { '1' } else { '0' });
@@ -96,7 +105,10 @@ fn meta_real_delivery_signed_over_the_exact_file_bytes() {
         verify_meta(secret, &reserialised, Some(header)),
         Err(SignatureError::Mismatch)
     );
-    assert_eq!(verify_meta(secret, &raw, None), Err(SignatureError::Missing));
+    assert_eq!(
+        verify_meta(secret, &raw, None),
+        Err(SignatureError::Missing)
+    );
 }
 
 /// The vector's form parameters as name/value pairs: arrays repeat the name, `null` is empty.
@@ -120,7 +132,12 @@ fn twilio_params(v: &Value) -> Vec<(String, String)> {
 }
 
 /// Runs a vector the way the gateway would: JSON bodies by `bodySHA256`, forms by parameters.
-fn twilio_check(v: &Value, url: &str, params: &[(String, String)], sig: &str) -> Result<(), SignatureError> {
+fn twilio_check(
+    v: &Value,
+    url: &str,
+    params: &[(String, String)],
+    sig: &str,
+) -> Result<(), SignatureError> {
     let token = text(v, "auth_token");
     let json_body = v["params"].is_null() && v["body"].is_string();
     if json_body {
@@ -152,12 +169,20 @@ fn twilio_vectors() {
         // A form body given in the vector decodes to the same parameters.
         if let (Some(body), false) = (v["body"].as_str(), v["params"].is_null()) {
             let decoded = form_params(body.as_bytes());
-            assert_eq!(twilio_check(v, url, &decoded, sig), Ok(()), "{id}: decoded body");
+            assert_eq!(
+                twilio_check(v, url, &decoded, sig),
+                Ok(()),
+                "{id}: decoded body"
+            );
         }
         // The parameters' order on the wire does not matter.
         let mut reversed = params.clone();
         reversed.reverse();
-        assert_eq!(twilio_check(v, url, &reversed, sig), Ok(()), "{id}: reordered");
+        assert_eq!(
+            twilio_check(v, url, &reversed, sig),
+            Ok(()),
+            "{id}: reordered"
+        );
 
         // Tampered copies must fail.
         let token_changed = {
@@ -166,9 +191,14 @@ fn twilio_vectors() {
             twilio_check(&w, url, &params, sig)
         };
         assert!(token_changed.is_err(), "{id}: wrong token");
-        let other_path = url.replacen("myapp", "yourapp", 1).replacen("webhook", "hook", 1);
+        let other_path = url
+            .replacen("myapp", "yourapp", 1)
+            .replacen("webhook", "hook", 1);
         assert_ne!(other_path, url, "{id}");
-        assert!(twilio_check(v, &other_path, &params, sig).is_err(), "{id}: other URL");
+        assert!(
+            twilio_check(v, &other_path, &params, sig).is_err(),
+            "{id}: other URL"
+        );
         let mut extra = params.clone();
         extra.push(("Injected".into(), "1".into()));
         if v["params"].is_null() {
@@ -180,11 +210,17 @@ fn twilio_vectors() {
                 "{id}: tampered JSON body"
             );
         } else {
-            assert!(twilio_check(v, url, &extra, sig).is_err(), "{id}: added parameter");
+            assert!(
+                twilio_check(v, url, &extra, sig).is_err(),
+                "{id}: added parameter"
+            );
             if let Some((name, value)) = params.first() {
                 let mut changed = params.clone();
                 changed[0] = (name.clone(), format!("{value}x"));
-                assert!(twilio_check(v, url, &changed, sig).is_err(), "{id}: changed value");
+                assert!(
+                    twilio_check(v, url, &changed, sig).is_err(),
+                    "{id}: changed value"
+                );
             }
         }
         let mut bad_sig = sig.to_owned();
@@ -201,7 +237,10 @@ fn twilio_vectors() {
 #[test]
 fn twilio_distinct_errors() {
     let url = "https://mycompany.com/myapp.php?foo=1&bar=2";
-    assert_eq!(verify_twilio("12345", url, &[], None), Err(SignatureError::Missing));
+    assert_eq!(
+        verify_twilio("12345", url, &[], None),
+        Err(SignatureError::Missing)
+    );
     assert_eq!(
         verify_twilio("12345", url, &[], Some("%%%")),
         Err(SignatureError::Malformed("not Base64"))
@@ -214,7 +253,10 @@ fn twilio_distinct_errors() {
         verify_twilio("", url, &[], Some("zYQTYrRWXE7LtzbG4PfP7/bkkGo=")),
         Err(SignatureError::NotConfigured)
     );
-    assert_eq!(verify_twilio("12345", url, &[], Some("zYQTYrRWXE7LtzbG4PfP7/bkkGo=")), Ok(()));
+    assert_eq!(
+        verify_twilio("12345", url, &[], Some("zYQTYrRWXE7LtzbG4PfP7/bkkGo=")),
+        Ok(())
+    );
     assert_eq!(
         verify_twilio_body("12345", url, b"{}", Some("zYQTYrRWXE7LtzbG4PfP7/bkkGo=")),
         Err(SignatureError::BodyHashMissing)

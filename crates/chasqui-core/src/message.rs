@@ -516,9 +516,7 @@ impl MessageContent {
                 InteractiveReply::ListReply { title, id, .. } => {
                     title.clone().or_else(|| id.clone()).unwrap_or_default()
                 }
-                InteractiveReply::FlowReply { body, .. } => {
-                    labelled("[flow response]", body)
-                }
+                InteractiveReply::FlowReply { body, .. } => labelled("[flow response]", body),
                 InteractiveReply::CallPermissionReply { response, .. } => {
                     labelled("[call permission]", response)
                 }
@@ -683,7 +681,9 @@ mod tests {
 
     fn one_of_each() -> Vec<MessageContent> {
         vec![
-            MessageContent::Text { body: "hola".into() },
+            MessageContent::Text {
+                body: "hola".into(),
+            },
             MessageContent::Image {
                 media: media(Some("la foto")),
             },

@@ -226,7 +226,10 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", st.as_str()));
         }
         let err = Status::parse("sending").unwrap_err().to_string();
-        assert!(err.contains("sending") && err.contains("delivered"), "{err}");
+        assert!(
+            err.contains("sending") && err.contains("delivered"),
+            "{err}"
+        );
     }
 
     #[test]

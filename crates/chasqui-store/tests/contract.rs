@@ -54,6 +54,11 @@ contract!(
     tenant_rename_is_audited,
     link_templates_round_trip_and_are_tenant_scoped,
     link_template_overrides_feed_the_renderer,
+    events_fan_out_to_subscribed_endpoints_in_the_emitting_transaction,
+    delivery_attempts_are_recorded_and_superseded_jobs_change_nothing,
+    sustained_failure_disables_an_endpoint_until_it_is_enabled,
+    endpoint_secrets_rotate_and_leave_with_their_endpoint,
+    events_list_in_order_by_tenant_and_type,
 );
 
 async fn demo_tenant_is_created_once(store: Store) {
@@ -975,4 +980,707 @@ async fn receipts_are_durable_and_requeued_when_their_channel_appears(store: Sto
     assert_eq!(store.requeue_unrouted("phone_number_id:42").await.unwrap(), 1);
     assert_eq!(store.receipt(id).await.unwrap().state, state::PENDING);
     assert_eq!(store.claim_jobs("default", 10, Duration::from_secs(60)).await.unwrap().len(), 1);
+}
+
+// ---- outgoing events: the event log, webhook endpoints and deliveries ----
+
+fn events_keyring() -> Keyring {
+    Keyring::new(vec![MasterKey::generate(KeyId::parse("k1").unwrap())]).unwrap()
+}
+
+async fn events_endpoint(
+    store: &Store,
+    keys: &Keyring,
+    tenant: chasqui_core::ids::TenantId,
+    types: &[&str],
+    secret: &str,
+) -> chasqui_store::events::WebhookEndpoint {
+    store
+        .create_webhook_endpoint(
+            tenant,
+            keys,
+            chasqui_store::events::NewWebhookEndpoint {
+                url: "https://hooks.example.com/in".into(),
+                description: None,
+                event_types: types.iter().map(|t| (*t).to_owned()).collect(),
+            },
+            &Secret::new(secret),
+            "test",
+        )
+        .await
+        .unwrap()
+}
+
+async fn events_fan_out_to_subscribed_endpoints_in_the_emitting_transaction(store: Store) {
+    use chasqui_store::events::{
+        DELIVERY_JOB_KIND, DELIVERY_MAX_ATTEMPTS, DeliveryState, WebhookEndpointPatch,
+    };
+    let keys = events_keyring();
+    let (t, _, _) = store
+        .create_tenant_with_key("A", Plan::Inicial, "test")
+        .await
+        .unwrap();
+    let (other, _, _) = store
+        .create_tenant_with_key("B", Plan::Inicial, "test")
+        .await
+        .unwrap();
+
+    // No endpoints: the event is kept, nothing is scheduled.
+    let quiet = store
+        .emit_event(t.id, "message.received", serde_json::json!({"n": 0}))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.event(t.id, quiet).await.unwrap().data,
+        serde_json::json!({"n": 0})
+    );
+    assert!(
+        store
+            .claim_jobs("default", 10, Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let all = events_endpoint(&store, &keys, t.id, &[], "whsec_a").await;
+    let status_only = events_endpoint(&store, &keys, t.id, &["message.status"], "whsec_b").await;
+    let disabled = events_endpoint(&store, &keys, t.id, &["*"], "whsec_c").await;
+    store
+        .update_webhook_endpoint(
+            t.id,
+            disabled.id,
+            WebhookEndpointPatch {
+                enabled: Some(false),
+                ..Default::default()
+            },
+            "test",
+        )
+        .await
+        .unwrap();
+    let theirs = events_endpoint(&store, &keys, other.id, &[], "whsec_d").await;
+
+    // A rolled-back change emits nothing.
+    let mut tx = store.begin().await.unwrap();
+    let ghost = tx
+        .emit_event(t.id, "message.received", serde_json::json!({}))
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    assert!(matches!(
+        store.event(t.id, ghost).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(
+        store
+            .claim_jobs("default", 10, Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let mut tx = store.begin().await.unwrap();
+    let id = tx
+        .emit_event(
+            t.id,
+            "message.received",
+            serde_json::json!({"message": {"id": "m1"}}),
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let to_all = store
+        .list_deliveries(t.id, all.id, None, 10, None)
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(to_all.len(), 1);
+    assert_eq!(to_all[0].event_id, id);
+    assert_eq!(to_all[0].event_type, "message.received");
+    assert_eq!(to_all[0].state, DeliveryState::Pending);
+    assert_eq!(to_all[0].attempts, 0);
+    assert!(
+        store
+            .list_deliveries(t.id, status_only.id, None, 10, None)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert!(
+        store
+            .list_deliveries(t.id, disabled.id, None, 10, None)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert!(
+        store
+            .list_deliveries(other.id, theirs.id, None, 10, None)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    // Another tenant cannot read the delivery log through its own id.
+    assert!(
+        store
+            .list_deliveries(other.id, all.id, None, 10, None)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+
+    let jobs = store
+        .claim_jobs("default", 10, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].kind, DELIVERY_JOB_KIND);
+    assert_eq!(jobs[0].tenant, Some(t.id));
+    assert_eq!(jobs[0].max_attempts, DELIVERY_MAX_ATTEMPTS);
+    assert_eq!(jobs[0].payload["delivery_id"], to_all[0].id.to_string());
+    assert_eq!(to_all[0].job_id, Some(jobs[0].id));
+
+    // The status endpoint gets its type.
+    store
+        .emit_event(
+            t.id,
+            "message.status",
+            serde_json::json!({"status": "read"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .list_deliveries(t.id, status_only.id, None, 10, None)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .list_deliveries(t.id, all.id, None, 10, None)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        2
+    );
+}
+
+async fn delivery_attempts_are_recorded_and_superseded_jobs_change_nothing(store: Store) {
+    use chasqui_store::events::{AttemptRecord, DeliveryState};
+    let keys = events_keyring();
+    let (t, _, _) = store
+        .create_tenant_with_key("A", Plan::Inicial, "test")
+        .await
+        .unwrap();
+    let ep = events_endpoint(&store, &keys, t.id, &[], "whsec_a").await;
+    let event = store
+        .emit_event(
+            t.id,
+            "contact.created",
+            serde_json::json!({"contact": {"id": "con_1"}}),
+        )
+        .await
+        .unwrap();
+    let job = store
+        .claim_jobs("default", 10, Duration::from_secs(60))
+        .await
+        .unwrap()
+        .remove(0);
+    let delivery = store
+        .list_deliveries(t.id, ep.id, None, 10, None)
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+
+    let task = store
+        .delivery_task(t.id, delivery.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(task.event.id, event);
+    assert_eq!(task.event.event_type, "contact.created");
+    assert_eq!(task.endpoint.id, ep.id);
+    let (other, _, _) = store
+        .create_tenant_with_key("B", Plan::Inicial, "test")
+        .await
+        .unwrap();
+    assert!(
+        store
+            .delivery_task(other.id, delivery.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let next = chrono::Utc::now() + chrono::Duration::seconds(5);
+    let failed = AttemptRecord {
+        status_code: Some(503),
+        error: Some("HTTP 503".into()),
+        duration: Duration::from_millis(12),
+        state: DeliveryState::Pending,
+        next_attempt_at: Some(next),
+        disable_if_failing_since: None,
+    };
+    let r = store
+        .record_delivery_attempt(t.id, delivery.id, job.id, &failed)
+        .await
+        .unwrap();
+    assert!(r.recorded && !r.endpoint_disabled);
+    let d = store.delivery(t.id, ep.id, delivery.id).await.unwrap();
+    assert_eq!(
+        (d.state, d.attempts, d.last_status_code),
+        (DeliveryState::Pending, 1, Some(503))
+    );
+    assert_eq!(
+        d.next_attempt_at.map(|t| t.timestamp_millis()),
+        Some(next.timestamp_millis())
+    );
+    assert!(
+        store
+            .webhook_endpoint(t.id, ep.id)
+            .await
+            .unwrap()
+            .failing_since
+            .is_some()
+    );
+
+    // A replay hands the delivery to a new job; the old one can no longer record anything.
+    let replayed = store
+        .replay_delivery(t.id, ep.id, delivery.id, "test")
+        .await
+        .unwrap();
+    assert_ne!(replayed.job_id, Some(job.id));
+    let stale = store
+        .record_delivery_attempt(t.id, delivery.id, job.id, &failed)
+        .await
+        .unwrap();
+    assert!(!stale.recorded);
+    assert!(matches!(
+        store
+            .replay_delivery(other.id, ep.id, delivery.id, "test")
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    let ok = AttemptRecord {
+        status_code: Some(200),
+        error: None,
+        duration: Duration::from_millis(8),
+        state: DeliveryState::Succeeded,
+        next_attempt_at: None,
+        disable_if_failing_since: None,
+    };
+    let new_job = replayed.job_id.unwrap();
+    assert!(
+        store
+            .record_delivery_attempt(t.id, delivery.id, new_job, &ok)
+            .await
+            .unwrap()
+            .recorded
+    );
+    // Once finished, nothing more is recorded, even by the responsible job.
+    assert!(
+        !store
+            .record_delivery_attempt(t.id, delivery.id, new_job, &ok)
+            .await
+            .unwrap()
+            .recorded
+    );
+    let d = store.delivery(t.id, ep.id, delivery.id).await.unwrap();
+    assert_eq!(
+        (d.state, d.attempts, d.last_status_code),
+        (DeliveryState::Succeeded, 2, Some(200))
+    );
+    assert_eq!(d.last_error, None);
+    let ep_now = store.webhook_endpoint(t.id, ep.id).await.unwrap();
+    assert!(ep_now.failing_since.is_none() && ep_now.last_success_at.is_some());
+    let attempts = store.delivery_attempts(t.id, delivery.id).await.unwrap();
+    assert_eq!(
+        attempts
+            .iter()
+            .map(|a| (a.attempt, a.status_code))
+            .collect::<Vec<_>>(),
+        [(1, Some(503)), (2, Some(200))]
+    );
+    assert_eq!(attempts[0].duration_ms, 12);
+    assert!(
+        store
+            .delivery_attempts(other.id, delivery.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .list_deliveries(t.id, ep.id, Some(DeliveryState::Succeeded), 10, None)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    assert!(
+        store
+            .list_deliveries(t.id, ep.id, Some(DeliveryState::Failed), 10, None)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+}
+
+async fn sustained_failure_disables_an_endpoint_until_it_is_enabled(store: Store) {
+    use chasqui_store::events::{AttemptRecord, DeliveryState, WebhookEndpointPatch};
+    let keys = events_keyring();
+    let (t, _, _) = store
+        .create_tenant_with_key("A", Plan::Inicial, "test")
+        .await
+        .unwrap();
+    let ep = events_endpoint(&store, &keys, t.id, &[], "whsec_a").await;
+    let final_failure = |threshold| AttemptRecord {
+        status_code: None,
+        error: Some("connection refused".into()),
+        duration: Duration::from_millis(1),
+        state: DeliveryState::Failed,
+        next_attempt_at: None,
+        disable_if_failing_since: Some(threshold),
+    };
+
+    // Failing, but not for long enough yet: stays enabled.
+    store
+        .emit_event(t.id, "message.received", serde_json::json!({}))
+        .await
+        .unwrap();
+    let d1 = store
+        .list_deliveries(t.id, ep.id, None, 10, None)
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    let long_ago = chrono::Utc::now() - chrono::Duration::days(5);
+    let r = store
+        .record_delivery_attempt(t.id, d1.id, d1.job_id.unwrap(), &final_failure(long_ago))
+        .await
+        .unwrap();
+    assert!(r.recorded && !r.endpoint_disabled);
+    assert!(store.webhook_endpoint(t.id, ep.id).await.unwrap().enabled());
+    assert_eq!(
+        store.delivery(t.id, ep.id, d1.id).await.unwrap().state,
+        DeliveryState::Failed
+    );
+
+    // Failing since before the threshold: disabled, and then nothing more is scheduled.
+    store
+        .emit_event(t.id, "message.received", serde_json::json!({}))
+        .await
+        .unwrap();
+    let d2 = store
+        .list_deliveries(t.id, ep.id, None, 10, Some(d1.id))
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    let soon = chrono::Utc::now() + chrono::Duration::seconds(1);
+    let r = store
+        .record_delivery_attempt(t.id, d2.id, d2.job_id.unwrap(), &final_failure(soon))
+        .await
+        .unwrap();
+    assert!(r.endpoint_disabled);
+    let off = store.webhook_endpoint(t.id, ep.id).await.unwrap();
+    assert!(!off.enabled());
+    assert_eq!(
+        off.disabled_reason.as_deref(),
+        Some(chasqui_store::events::AUTO_DISABLED_REASON)
+    );
+    store
+        .emit_event(t.id, "message.received", serde_json::json!({}))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .list_deliveries(t.id, ep.id, None, 10, None)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        2
+    );
+
+    // Enabling clears the failure history; a delivery left pending meanwhile can be abandoned.
+    let on = store
+        .update_webhook_endpoint(
+            t.id,
+            ep.id,
+            WebhookEndpointPatch {
+                enabled: Some(true),
+                ..Default::default()
+            },
+            "test",
+        )
+        .await
+        .unwrap();
+    assert!(on.enabled() && on.failing_since.is_none() && on.disabled_reason.is_none());
+    store
+        .emit_event(t.id, "message.received", serde_json::json!({}))
+        .await
+        .unwrap();
+    let d3 = store
+        .list_deliveries(t.id, ep.id, None, 10, Some(d2.id))
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    assert!(
+        store
+            .abandon_delivery(t.id, d3.id, d3.job_id.unwrap(), "endpoint disabled")
+            .await
+            .unwrap()
+    );
+    let d3 = store.delivery(t.id, ep.id, d3.id).await.unwrap();
+    assert_eq!(d3.state, DeliveryState::Failed);
+    assert_eq!(d3.attempts, 0);
+    assert_eq!(d3.last_error.as_deref(), Some("endpoint disabled"));
+}
+
+async fn endpoint_secrets_rotate_and_leave_with_their_endpoint(store: Store) {
+    use chasqui_store::events::{WebhookEndpointPatch, secret_name};
+    let keys = events_keyring();
+    let (t, _, _) = store
+        .create_tenant_with_key("A", Plan::Inicial, "test")
+        .await
+        .unwrap();
+    let (other, _, _) = store
+        .create_tenant_with_key("B", Plan::Inicial, "test")
+        .await
+        .unwrap();
+    let ep = events_endpoint(&store, &keys, t.id, &["message.status"], "whsec_one").await;
+    let exposed = |v: Vec<Secret>| v.iter().map(|s| s.expose().to_owned()).collect::<Vec<_>>();
+    assert_eq!(
+        exposed(store.webhook_signing_secrets(&keys, &ep).await.unwrap()),
+        ["whsec_one"]
+    );
+
+    let later = chrono::Utc::now() + chrono::Duration::hours(24);
+    let ep2 = store
+        .rotate_webhook_endpoint_secret(
+            t.id,
+            ep.id,
+            &keys,
+            &Secret::new("whsec_two"),
+            later,
+            "test",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        exposed(store.webhook_signing_secrets(&keys, &ep2).await.unwrap()),
+        ["whsec_two", "whsec_one"]
+    );
+    let past = chrono::Utc::now() - chrono::Duration::seconds(1);
+    let ep3 = store
+        .rotate_webhook_endpoint_secret(
+            t.id,
+            ep.id,
+            &keys,
+            &Secret::new("whsec_three"),
+            past,
+            "test",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        exposed(store.webhook_signing_secrets(&keys, &ep3).await.unwrap()),
+        ["whsec_three"]
+    );
+
+    // Scoped to the tenant: another tenant's calls find nothing and change nothing.
+    assert!(matches!(
+        store.webhook_endpoint(other.id, ep.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store
+            .update_webhook_endpoint(
+                other.id,
+                ep.id,
+                WebhookEndpointPatch {
+                    enabled: Some(false),
+                    ..Default::default()
+                },
+                "x"
+            )
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store
+            .rotate_webhook_endpoint_secret(
+                other.id,
+                ep.id,
+                &keys,
+                &Secret::new("whsec_x"),
+                later,
+                "x"
+            )
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.delete_webhook_endpoint(other.id, ep.id, "x").await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(
+        store
+            .list_webhook_endpoints(other.id, 10, None)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .list_webhook_endpoints(t.id, 10, None)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+
+    let patched = store
+        .update_webhook_endpoint(
+            t.id,
+            ep.id,
+            WebhookEndpointPatch {
+                url: Some("https://hooks.example.com/v2".into()),
+                description: Some(Some("CRM".into())),
+                event_types: Some(vec![]),
+                enabled: None,
+            },
+            "test",
+        )
+        .await
+        .unwrap();
+    assert_eq!(patched.url, "https://hooks.example.com/v2");
+    assert_eq!(patched.description.as_deref(), Some("CRM"));
+    assert!(patched.event_types.is_empty() && patched.subscribes_to("channel.updated"));
+    assert!(patched.enabled());
+
+    store
+        .emit_event(t.id, "message.status", serde_json::json!({}))
+        .await
+        .unwrap();
+    let d = store
+        .list_deliveries(t.id, ep.id, None, 10, None)
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    store
+        .delete_webhook_endpoint(t.id, ep.id, "test")
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.webhook_endpoint(t.id, ep.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(
+        store
+            .credential(&keys, t.id, &secret_name(ep.id))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .credential(
+                &keys,
+                t.id,
+                &chasqui_store::events::previous_secret_name(ep.id)
+            )
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Its deliveries went with it; their jobs then find nothing to do.
+    assert!(store.delivery_task(t.id, d.id).await.unwrap().is_none());
+}
+
+async fn events_list_in_order_by_tenant_and_type(store: Store) {
+    let (t, _, _) = store
+        .create_tenant_with_key("A", Plan::Inicial, "test")
+        .await
+        .unwrap();
+    let (other, _, _) = store
+        .create_tenant_with_key("B", Plan::Inicial, "test")
+        .await
+        .unwrap();
+    let start = chrono::Utc::now() - chrono::Duration::seconds(1);
+    let mut ids = Vec::new();
+    for (i, kind) in [
+        "message.received",
+        "message.status",
+        "message.received",
+        "contact.created",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        ids.push(
+            store
+                .emit_event(t.id, kind, serde_json::json!({"i": i}))
+                .await
+                .unwrap(),
+        );
+    }
+    store
+        .emit_event(other.id, "message.received", serde_json::json!({}))
+        .await
+        .unwrap();
+
+    let page = store.list_events(t.id, None, None, 3).await.unwrap();
+    assert_eq!(
+        page.items.iter().map(|e| e.id).collect::<Vec<_>>(),
+        ids[..3]
+    );
+    let cursor = page.next_cursor.unwrap().parse().unwrap();
+    let rest = store
+        .list_events(t.id, Some(cursor), None, 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.items.iter().map(|e| e.id).collect::<Vec<_>>(),
+        ids[3..]
+    );
+    assert!(rest.next_cursor.is_none());
+    let received = store
+        .list_events(t.id, None, Some("message.received"), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        received.items.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [ids[0], ids[2]]
+    );
+    assert_eq!(received.items[1].data, serde_json::json!({"i": 2}));
+    let since = store.events_since(t.id, start, 100).await.unwrap();
+    assert_eq!(since.iter().map(|e| e.id).collect::<Vec<_>>(), ids);
+    assert!(
+        store
+            .events_since(t.id, chrono::Utc::now() + chrono::Duration::seconds(5), 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(matches!(
+        store.event(other.id, ids[0]).await,
+        Err(StoreError::NotFound(_))
+    ));
 }

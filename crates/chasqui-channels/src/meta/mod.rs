@@ -169,7 +169,12 @@ pub fn parse_value(root: &Value) -> Result<MetaWebhook, ParseError> {
     }
     let entries = match top.get("entry") {
         Some(Value::Array(a)) => a,
-        Some(other) => return Err(shape("entry", format!("expected an array, found {}", json_type(other)))),
+        Some(other) => {
+            return Err(shape(
+                "entry",
+                format!("expected an array, found {}", json_type(other)),
+            ));
+        }
         None => return Err(shape("entry", "missing")),
     };
 
@@ -177,7 +182,10 @@ pub fn parse_value(root: &Value) -> Result<MetaWebhook, ParseError> {
     for (ei, entry) in entries.iter().enumerate() {
         let epath = format!("entry[{ei}]");
         if !entry.is_object() {
-            return Err(shape(&epath, format!("expected an object, found {}", json_type(entry))));
+            return Err(shape(
+                &epath,
+                format!("expected an object, found {}", json_type(entry)),
+            ));
         }
         let changes = match entry.get("changes") {
             Some(Value::Array(a)) => a,
@@ -207,7 +215,10 @@ fn parse_change(
     events: &mut Vec<MetaEvent>,
 ) -> Result<(), ParseError> {
     if !change.is_object() {
-        return Err(shape(path, format!("expected an object, found {}", json_type(change))));
+        return Err(shape(
+            path,
+            format!("expected an object, found {}", json_type(change)),
+        ));
     }
     let field = match change.get("field") {
         Some(Value::String(s)) => s.clone(),
@@ -242,7 +253,10 @@ fn parse_change(
 
     let vpath = format!("{path}.value");
     if !value.is_object() {
-        return Err(shape(&vpath, format!("expected an object, found {}", json_type(value))));
+        return Err(shape(
+            &vpath,
+            format!("expected an object, found {}", json_type(value)),
+        ));
     }
     let contacts = json::items(value, "contacts");
     let before = events.len();

@@ -57,12 +57,17 @@ fn content(m: &Value, depth: u8) -> MessageContent {
             address: string(o, "address"),
             url: string(o, "url"),
         }),
-        "contacts" => m
-            .get("contacts")
-            .and_then(Value::as_array)
-            .map(|cards| MessageContent::Contacts {
-                contacts: cards.iter().filter(|c| c.is_object()).map(shared_contact).collect(),
-            }),
+        "contacts" => {
+            m.get("contacts")
+                .and_then(Value::as_array)
+                .map(|cards| MessageContent::Contacts {
+                    contacts: cards
+                        .iter()
+                        .filter(|c| c.is_object())
+                        .map(shared_contact)
+                        .collect(),
+                })
+        }
         "interactive" => part("interactive").map(|o| MessageContent::Interactive {
             reply: interactive(o),
         }),

@@ -8,19 +8,22 @@ use serde_json::{Value, json};
 use super::*;
 
 fn wrap(value: Value) -> Value {
-    json!({
+    let mut v = json!({
         "object": "whatsapp_business_account",
-        "entry": [{"id": "WABA", "changes": [{"field": "messages", "value": value}]}]
-    })
+        "entry": [{"id": "WABA", "changes": [{"field": "messages"}]}]
+    });
+    v["entry"][0]["changes"][0]["value"] = value;
+    v
 }
 
 fn messages_value(messages: Value, contacts: Value) -> Value {
-    json!({
+    let mut v = json!({
         "messaging_product": "whatsapp",
-        "metadata": {"display_phone_number": "15550001111", "phone_number_id": 106540352242922u64},
-        "contacts": contacts,
-        "messages": messages
-    })
+        "metadata": {"display_phone_number": "15550001111", "phone_number_id": 106540352242922u64}
+    });
+    v["contacts"] = contacts;
+    v["messages"] = messages;
+    v
 }
 
 fn parse(v: &Value) -> MetaWebhook {
@@ -116,7 +119,17 @@ fn unknown_types_and_unreadable_parts_never_fail() {
     let kinds: Vec<&str> = w.messages().map(|(_, m)| m.kind()).collect();
     assert_eq!(
         kinds,
-        vec!["unknown", "unknown", "unknown", "unknown", "unknown", "interactive", "edit", "location", "text"]
+        vec![
+            "unknown",
+            "unknown",
+            "unknown",
+            "unknown",
+            "unknown",
+            "interactive",
+            "edit",
+            "location",
+            "text"
+        ]
     );
     let all: Vec<_> = w.messages().map(|(_, m)| m).collect();
     match &all[0].content {
@@ -192,7 +205,10 @@ fn statuses_keep_unknown_values_and_fill_bsuids_from_contacts() {
     assert_eq!(all[1].status, None);
     assert_eq!(all[1].provider_status, "deleted");
     assert_eq!(all[2].errors[0].code, Some(131047));
-    assert_eq!(all[2].errors[0].details.as_deref(), Some("more than 24 hours"));
+    assert_eq!(
+        all[2].errors[0].details.as_deref(),
+        Some("more than 24 hours")
+    );
 }
 
 #[test]
@@ -221,7 +237,18 @@ fn batches_keep_payload_order_across_entries_and_changes() {
             MetaPayload::Field { .. } => e.routing.field.clone(),
         })
         .collect();
-    assert_eq!(order, vec!["m-P1", "s-P1", "m-P2", "s-P2", "m-P3", "s-P3", "account_update"]);
+    assert_eq!(
+        order,
+        vec![
+            "m-P1",
+            "s-P1",
+            "m-P2",
+            "s-P2",
+            "m-P3",
+            "s-P3",
+            "account_update"
+        ]
+    );
     let last = w.events.last().unwrap();
     assert_eq!(last.routing.waba_id.as_deref(), Some("W2"));
     assert_eq!(last.routing.entry_time, Some(1_700_000_000));
@@ -230,7 +257,9 @@ fn batches_keep_payload_order_across_entries_and_changes() {
 
 #[test]
 fn a_messages_change_with_nothing_known_is_kept_as_a_field() {
-    let w = parse(&wrap(json!({"messaging_product": "whatsapp", "something_new": [1]})));
+    let w = parse(&wrap(
+        json!({"messaging_product": "whatsapp", "something_new": [1]}),
+    ));
     assert_eq!(w.events.len(), 1);
     match &w.events[0].payload {
         MetaPayload::Field { known, value } => {
@@ -249,7 +278,10 @@ fn events_serialize_for_storage() {
     )));
     let json = serde_json::to_value(&w).unwrap();
     assert_eq!(json["events"][0]["payload"]["event"], "message");
-    assert_eq!(json["events"][0]["payload"]["message"]["content"]["kind"], "text");
+    assert_eq!(
+        json["events"][0]["payload"]["message"]["content"]["kind"],
+        "text"
+    );
     let back: MetaWebhook = serde_json::from_value(json).unwrap();
     assert_eq!(back, w);
 }

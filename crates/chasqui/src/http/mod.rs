@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod channels;
 pub mod conversations;
+pub mod dead_letters;
 pub mod error;
 pub mod events;
 pub mod extract;
@@ -57,6 +58,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api-keys", get(api_keys::list))
         .route("/audit-log", get(audit::list))
         .route("/channels", get(channels::list).post(channels::create))
+        .route("/dead-letters", get(dead_letters::list))
+        .route("/dead-letters/{id}/replay", axum::routing::post(dead_letters::replay))
         .route("/conversations", get(conversations::list_conversations))
         .route("/conversations/{id}", get(conversations::get_conversation))
         .route("/conversations/{id}/messages", get(conversations::conversation_messages))

@@ -383,3 +383,32 @@ async fn bodies_over_four_megabytes_get_413() {
     assert_eq!(res.status(), 413);
     app.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn dead_letters_are_listed_for_their_tenant_and_replayable() {
+    let Some(app) = app(Db::Sqlite).await else { return };
+    let channel = create_channel(&app, &app.api_key, "555").await;
+    let path = format!("/webhooks/whatsapp/{}", channel["id"].as_str().unwrap());
+    let res = post_meta(&app, &path, br#"{"object":"page","entry":[]}"#, APP_SECRET).await;
+    assert_eq!(res.status(), 200);
+    drained(&app).await;
+    let list = json(app.authed(Method::GET, "/v1/dead-letters").send().await.unwrap(), 200).await;
+    let items = list["data"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert!(items[0]["error"].as_str().unwrap().contains("whatsapp_business_account"), "{list}");
+    assert_eq!(items[0]["body"], r#"{"object":"page","entry":[]}"#);
+    let id = items[0]["id"].as_str().unwrap();
+    // Another tenant can neither see nor replay it.
+    let (_, _, other) = app.store.create_tenant_with_key("Other", chasqui_core::plan::Plan::Inicial, "t").await.unwrap();
+    let theirs = json(app.get("/v1/dead-letters").bearer_auth(other.expose()).send().await.unwrap(), 200).await;
+    assert!(theirs["data"].as_array().unwrap().is_empty());
+    let res = app.client.post(app.url(&format!("/v1/dead-letters/{id}/replay"))).bearer_auth(other.expose()).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    let res = app.authed(Method::POST, &format!("/v1/dead-letters/{id}/replay")).send().await.unwrap();
+    assert_eq!(res.status(), 202);
+    drained(&app).await;
+    // Still unreadable, so back in the list: replay never loses it.
+    let list = json(app.authed(Method::GET, "/v1/dead-letters").send().await.unwrap(), 200).await;
+    assert_eq!(list["data"].as_array().unwrap().len(), 1);
+    app.shutdown().await.unwrap();
+}
