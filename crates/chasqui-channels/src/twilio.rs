@@ -179,6 +179,16 @@ impl Params<'_> {
             .map(str::to_owned)
     }
 
+    /// A free-text value exactly as sent (only an all-blank value reads as absent).
+    fn text(&self, name: &str) -> Option<String> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+            .filter(|v| !v.trim().is_empty())
+            .cloned()
+    }
+
     fn flag(&self, name: &str) -> bool {
         self.get(name)
             .is_some_and(|v| v.eq_ignore_ascii_case("true"))
@@ -214,7 +224,7 @@ fn inbound_message(
     from: Option<&str>,
     channel: TwilioChannel,
 ) -> InboundMessage {
-    let body = p.get("Body");
+    let body = p.text("Body");
     let num_media = p
         .get("NumMedia")
         .and_then(|n| n.parse::<usize>().ok())
@@ -532,6 +542,17 @@ mod tests {
         for (twilio, expected) in table {
             assert_eq!(map_status(twilio), expected, "{twilio}");
         }
+    }
+
+    #[test]
+    fn body_text_is_kept_verbatim() {
+        let w = parse("MessageSid=SM1&SmsStatus=received&From=%2B1&Body=++line+1%0Aline+2++");
+        assert_eq!(
+            message(&w).content,
+            MessageContent::Text {
+                body: "  line 1\nline 2  ".into()
+            }
+        );
     }
 
     #[test]

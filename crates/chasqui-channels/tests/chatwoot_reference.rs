@@ -1,6 +1,8 @@
 //! Every Chatwoot sample in `reference/chatwoot/` parses; the schema templates (no `event`) are
 //! refused as webhooks.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use chasqui_channels::chatwoot::{

@@ -2,6 +2,8 @@
 //! raw JSON), Graph errors parse, send bodies are refused as webhooks; plus specific checks of
 //! what each kind of payload must yield.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::BTreeMap;

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::db::with_pool;
 use crate::error::{Result, StoreError, parse_id};
-use crate::{Page, Store, from_millis};
+use crate::{Backend, Page, Store, from_millis};
 
 /// A stored message.
 #[derive(Debug, Clone, PartialEq)]
@@ -142,9 +142,15 @@ impl Store {
         limit: usize,
         after: Option<MessageId>,
     ) -> Result<Page<Message>> {
-        let pattern = f.q.as_ref().map(|q| format!("%{}%", q.trim().to_lowercase()));
+        let (query, text_match) = match self.backend() {
+            Backend::Sqlite => (
+                f.q.as_deref().and_then(fts5_query),
+                "rowid IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH $3)",
+            ),
+            Backend::Postgres => (f.q.clone(), "search @@ plainto_tsquery('simple', $3)"),
+        };
         let sql = sqlx::AssertSqlSafe(format!(
-            "{SELECT} WHERE tenant_id = $1 AND id > $2 AND ($3 IS NULL OR LOWER(COALESCE(body_text, '')) LIKE $3) \
+            "{SELECT} WHERE tenant_id = $1 AND id > $2 AND ($3 IS NULL OR {text_match}) \
              AND ($4 IS NULL OR direction = $4) AND ($5 IS NULL OR status = $5) AND ($6 IS NULL OR kind = $6) \
              AND ($7 IS NULL OR channel_id = $7) AND ($8 IS NULL OR conversation_id = $8) \
              AND ($9 IS NULL OR provider_message_id = $9) AND created_at >= $10 AND created_at < $11 ORDER BY id LIMIT $12"
@@ -152,7 +158,7 @@ impl Store {
         let rows: Vec<MessageRow> = with_pool!(self, p => sqlx::query_as(sql)
             .bind(tenant.to_string())
             .bind(after.map(|a| a.to_string()).unwrap_or_default())
-            .bind(pattern.clone())
+            .bind(query.clone())
             .bind(f.direction.clone())
             .bind(f.status.clone())
             .bind(f.kind.clone())
@@ -188,5 +194,29 @@ impl Store {
                 payload: serde_json::from_str(&payload).unwrap_or_default(),
             })
             .collect())
+    }
+}
+
+/// Turns what a person typed into an FTS5 query that cannot be a syntax error: every word quoted
+/// (all must match, in any order). `None` when nothing searchable is left.
+fn fts5_query(q: &str) -> Option<String> {
+    let words: Vec<String> = q
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()))
+        .filter(|w| !w.is_empty())
+        .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+        .collect();
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fts5_query;
+
+    #[test]
+    fn user_text_becomes_a_safe_fts5_query() {
+        assert_eq!(fts5_query("hola  mundo").as_deref(), Some("\"hola\" \"mundo\""));
+        assert_eq!(fts5_query("\"AND OR* (x").as_deref(), Some("\"AND\" \"OR\" \"x\""));
+        assert_eq!(fts5_query("  ** "), None);
     }
 }

@@ -294,12 +294,15 @@ pub fn refusal_reason(ip: IpAddr) -> Option<&'static str> {
             }
             // Low 32 bits as IPv4, for the forms that embed one.
             let low = Ipv4Addr::from((bits & 0xffff_ffff) as u32);
-            let embedded = if in_v6(v6, 0xffff << 32, 96) || in_v6(v6, 0xffff << 48, 96) {
-                Some(low) // ::ffff:a.b.c.d (mapped), ::ffff:0:a.b.c.d (translated)
-            } else if in_v6(v6, 0x0064_ff9b << 96, 96) {
-                Some(low) // 64:ff9b::a.b.c.d (NAT64)
+            // ::ffff:a.b.c.d (mapped), ::ffff:0:a.b.c.d (translated), 64:ff9b::a.b.c.d (NAT64).
+            let low_v4 = in_v6(v6, 0xffff << 32, 96)
+                || in_v6(v6, 0xffff << 48, 96)
+                || in_v6(v6, 0x0064_ff9b << 96, 96);
+            let embedded = if low_v4 {
+                Some(low)
             } else if in_v6(v6, 0x2002 << 112, 16) {
-                Some(Ipv4Addr::from(((bits >> 80) & 0xffff_ffff) as u32)) // 2002:AABB:CCDD::/48 (6to4)
+                // 2002:AABB:CCDD::/48 (6to4)
+                Some(Ipv4Addr::from(((bits >> 80) & 0xffff_ffff) as u32))
             } else {
                 None
             };
@@ -1028,7 +1031,7 @@ mod tests {
             "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
         );
         let other = generate_secret();
-        let header = signature_header(&[secret.clone(), other], "msg_1", 1, b"{}").unwrap();
+        let header = signature_header(&[secret, other], "msg_1", 1, b"{}").unwrap();
         assert_eq!(header.split(' ').count(), 2);
         assert!(header.split(' ').all(|s| s.starts_with("v1,")));
     }
