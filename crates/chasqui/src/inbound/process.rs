@@ -108,8 +108,62 @@ pub async fn process_receipt(store: &Store, receipt: &Receipt) -> Result<Outcome
             let parsed = meta::parse_webhook(&receipt.body).map_err(|e| ProcessError::Parse(e.to_string()))?;
             process_meta(store, receipt, &parsed).await
         }
-        other => Err(ProcessError::Parse(format!("no processor for provider `{other}` yet"))),
+        "twilio" => {
+            let params = chasqui_channels::twilio::form_params(&receipt.body);
+            let hook = chasqui_channels::twilio::parse_params(&params).map_err(|e| ProcessError::Parse(e.to_string()))?;
+            let raw = serde_json::Value::Object(params.into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect());
+            let channel = per_channel(store, receipt).await?;
+            let mut out = Outcome::default();
+            let mut tx = store.begin().await?;
+            match &hook.event {
+                chasqui_channels::twilio::TwilioEvent::Message { message } => {
+                    if store_message(&mut tx, &channel, message, &raw, receipt).await? {
+                        out.messages += 1;
+                    } else {
+                        out.duplicates += 1;
+                    }
+                }
+                chasqui_channels::twilio::TwilioEvent::Status { status } => {
+                    if record_status(&mut tx, &channel, status, &raw).await? {
+                        out.statuses += 1;
+                    }
+                }
+            }
+            tx.commit().await?;
+            Ok(out)
+        }
+        "chatwoot" => {
+            let event = chasqui_channels::chatwoot::parse_event(&receipt.body).map_err(|e| ProcessError::Parse(e.to_string()))?;
+            let channel = per_channel(store, receipt).await?;
+            let mut out = Outcome::default();
+            let mut tx = store.begin().await?;
+            match event.inbound_message() {
+                Some(message) => {
+                    if store_message(&mut tx, &channel, &message, &event.raw, receipt).await? {
+                        out.messages += 1;
+                    } else {
+                        out.duplicates += 1;
+                    }
+                }
+                None => {
+                    let field = format!("chatwoot.{}", event.raw.get("event").and_then(|e| e.as_str()).unwrap_or("unknown"));
+                    tx.record_channel_event(Some(channel.tenant_id), Some(channel.id), &field, &event.raw).await?;
+                    out.events += 1;
+                }
+            }
+            tx.commit().await?;
+            Ok(out)
+        }
+        other => Err(ProcessError::Parse(format!("no processor for provider `{other}`"))),
     }
+}
+
+/// The channel a per-channel webhook URL named (Twilio and Chatwoot always use one).
+async fn per_channel(store: &Store, receipt: &Receipt) -> Result<Channel, ProcessError> {
+    let id = receipt
+        .channel_id
+        .ok_or_else(|| ProcessError::Parse(format!("a {} delivery must arrive on its channel's URL", receipt.provider)))?;
+    Ok(store.channel_for_webhook(id).await?)
 }
 
 async fn process_meta(store: &Store, receipt: &Receipt, parsed: &MetaWebhook) -> Result<Outcome, ProcessError> {
@@ -197,13 +251,22 @@ async fn route(store: &Store, r: &Routing) -> Result<Vec<Channel>, StoreError> {
     }
 }
 
-fn identity(m: &InboundMessage) -> ContactIdentity {
+/// Who wrote: by BSUID and number variants; for providers with their own contact ids and no
+/// number (a Chatwoot web widget), by that id within the channel.
+fn identity(channel: &Channel, m: &InboundMessage) -> ContactIdentity {
     let wa = m.sender.wa_id.as_deref().or(m.sender.phone.as_deref()).and_then(|w| WaId::parse(w).ok());
+    let mut keys: Vec<String> = wa.as_ref().map(|w| w.lookup_keys().iter().map(ToString::to_string).collect()).unwrap_or_default();
+    if keys.is_empty()
+        && m.sender.user_id.is_none()
+        && let Some(external) = &m.sender.provider_contact_id
+    {
+        keys.push(format!("{}:{external}", channel.id));
+    }
     ContactIdentity {
         user_id: m.sender.user_id.clone(),
         wa_id: wa.as_ref().map(|w| w.as_str().to_owned()),
-        contact_key: wa.as_ref().map(|w| w.contact_key().to_string()),
-        lookup_keys: wa.as_ref().map(|w| w.lookup_keys().iter().map(ToString::to_string).collect()).unwrap_or_default(),
+        contact_key: keys.first().cloned(),
+        lookup_keys: keys,
         username: m.sender.username.clone(),
         profile_name: m.sender.profile_name.clone(),
     }
@@ -227,7 +290,7 @@ async fn store_message(
     receipt: &Receipt,
 ) -> Result<bool, StoreError> {
     let at_ms = m.timestamp.map(|s| s * 1000).unwrap_or_else(|| receipt.received_at.timestamp_millis());
-    let (contact, _created) = tx.upsert_contact(channel.tenant_id, &identity(m)).await?;
+    let (contact, _created) = tx.upsert_contact(channel.tenant_id, &identity(channel, m)).await?;
     let source = source_of(m);
     let (conversation, _opened) =
         tx.touch_conversation(channel.tenant_id, channel.id, contact, at_ms, true, source.as_ref()).await?;

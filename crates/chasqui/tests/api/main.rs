@@ -8,6 +8,7 @@ mod channels;
 mod errors;
 mod health;
 mod inbound;
+mod inbound_other;
 mod links;
 mod observability;
 mod qr;
