@@ -9,5 +9,7 @@ pub mod chatwoot;
 pub mod graph_error;
 mod json;
 pub mod meta;
+pub mod resilience;
+pub mod send;
 pub mod signature;
 pub mod twilio;

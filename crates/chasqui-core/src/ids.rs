@@ -134,6 +134,10 @@ typed_id!(
     /// One event on its way to one webhook endpoint, with its attempts.
     DeliveryId, "dlv", "delivery"
 );
+typed_id!(
+    /// One media file (received from a customer or uploaded by a tenant), stored in the media store.
+    MediaId, "med", "media"
+);
 
 #[cfg(test)]
 mod tests {

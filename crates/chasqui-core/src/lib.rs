@@ -8,6 +8,8 @@ pub mod message;
 pub mod phone;
 pub mod plan;
 pub mod secrets;
+pub mod send;
 pub mod status;
+pub mod template;
 pub mod wame;
 pub mod window;

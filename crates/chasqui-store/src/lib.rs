@@ -19,6 +19,7 @@ pub mod credentials;
 pub mod events;
 pub mod inbound;
 pub mod jobs;
+pub mod media;
 pub mod messages;
 pub mod receipts;
 pub mod link_templates;

@@ -13,4 +13,5 @@ pub fn handlers(state: &AppState) -> Handlers {
     let s = state.clone();
     Handlers::new().on(PROCESS_RECEIPT, move |job| crate::inbound::process::handle(s.clone(), job))
         .on(crate::delivery::JOB_KIND, crate::delivery::handler(crate::delivery::Deliverer::from_state(state)))
+        .on(crate::media::DOWNLOAD_JOB, crate::media::download::handler(crate::media::download::Downloader::from_state(state)))
 }

@@ -8,4 +8,5 @@ pub mod http;
 pub mod inbound;
 pub mod jobs;
 pub mod master_key;
+pub mod media;
 pub mod telemetry;

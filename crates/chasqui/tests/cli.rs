@@ -301,3 +301,124 @@ fn key_rotation_reencrypts_stored_credentials() {
         assert_eq!(got.expose(), "EAAG");
     });
 }
+
+/// A `chasqui serve` process on a free port, its address read from its JSON log.
+struct Server {
+    child: std::process::Child,
+    addr: String,
+    stdout: String,
+}
+
+impl Server {
+    fn start(data: &Path, env: &[(&str, &str)]) -> Server {
+        let mut cmd = chasqui(data);
+        cmd.args(["serve", "--listen", "127.0.0.1:0"])
+            .env("CHASQUI_LOG", "info")
+            .env("CHASQUI_LOG_FORMAT", "json")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let addr = loop {
+            let line = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("server did not start");
+            if line.contains("Chasqui is listening") {
+                let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+                break v["address"].as_str().unwrap().to_owned();
+            }
+        };
+        // The demo banner (first start only) is printed before the listening line; read it
+        // without blocking on later starts, which print nothing.
+        let out = child.stdout.take().unwrap();
+        let (otx, orx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = otx.send(line);
+            }
+        });
+        let mut stdout = String::new();
+        while let Ok(line) = orx.recv_timeout(Duration::from_millis(300)) {
+            stdout.push_str(&line);
+            stdout.push('\n');
+        }
+        Server { child, addr, stdout }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    fn kill_9(mut self) {
+        let _ = Command::new("kill").args(["-9", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+    }
+
+    fn stop(mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_webhook_acknowledged_just_before_kill_9_is_processed_after_restart() {
+    use hmac::{Hmac, Mac};
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "app-secret";
+    let env = [("CHASQUI_META_APP_SECRET", secret), ("CHASQUI_WORKERS_ENABLED", "false")];
+    let server = Server::start(dir.path(), &env);
+    let key = server.stdout.split_whitespace().find(|w| w.starts_with("chq_live_")).expect("demo key").to_owned();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let client = reqwest::Client::new();
+    rt.block_on(async {
+        let res = client
+            .post(server.url("/v1/channels"))
+            .bearer_auth(&key)
+            .json(&serde_json::json!({"kind": "whatsapp_cloud", "phone_number_id": "777", "access_token": "x"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        let body = serde_json::to_vec(&serde_json::json!({
+            "object": "whatsapp_business_account",
+            "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+                "messaging_product": "whatsapp",
+                "metadata": {"display_phone_number": "15550000000", "phone_number_id": "777"},
+                "contacts": [{"profile": {"name": "Ana"}, "wa_id": "5491123456789"}],
+                "messages": [{"from": "5491123456789", "id": "wamid.KILL9", "timestamp": "1763800000", "type": "text", "text": {"body": "¿llegó?"}}]
+            }}]}]
+        }))
+        .unwrap();
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(&body);
+        let sig = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+        let res = client.post(server.url("/webhooks/whatsapp")).header("x-hub-signature-256", sig).body(body).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+    });
+    // The process dies without any chance to clean up, right after answering.
+    server.kill_9();
+    let server = Server::start(dir.path(), &[("CHASQUI_META_APP_SECRET", secret), ("CHASQUI_WORKERS_POLL_INTERVAL_MS", "50")]);
+    rt.block_on(async {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let res = client.get(server.url("/v1/messages")).bearer_auth(&key).send().await.unwrap();
+            let body: serde_json::Value = res.json().await.unwrap();
+            if body["data"].as_array().is_some_and(|d| !d.is_empty()) {
+                assert_eq!(body["data"][0]["text"], "¿llegó?");
+                assert_eq!(body["data"].as_array().unwrap().len(), 1);
+                break;
+            }
+            assert!(Instant::now() < deadline, "the acknowledged webhook never became a message");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    server.stop();
+}

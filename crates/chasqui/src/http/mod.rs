@@ -70,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         .route("/channels/{id}", get(channels::get).patch(channels::patch).delete(channels::delete))
         .merge(links::routes())
         .merge(webhook_endpoints::routes())
+        .merge(crate::media::http::routes())
         .merge(events::routes());
     Router::new()
         .route("/healthz", get(health::healthz))

@@ -9,6 +9,7 @@ use chasqui_core::phone::WaId;
 use chasqui_core::status::StatusUpdate;
 use chasqui_store::channels::{Channel, status as channel_status};
 use chasqui_store::inbound::{ContactIdentity, NewMessage, StatusOutcome, StatusRecord};
+use chasqui_store::events::types;
 use chasqui_store::receipts::{Receipt, state};
 use chasqui_store::worker::JobError;
 use chasqui_store::{Store, StoreError, Tx};
@@ -237,7 +238,10 @@ async fn set_status_in_tx(tx: &mut Tx, channel: &Channel, status: &str) -> Resul
         details: serde_json::json!({ "status": status }),
     })
     .await?;
-    tx.set_channel_status(channel.tenant_id, channel.id, status).await
+    tx.set_channel_status(channel.tenant_id, channel.id, status).await?;
+    let data = serde_json::json!({ "channel": { "id": channel.id, "kind": channel.kind, "status": status, "reason": "provider" } });
+    tx.emit_event(channel.tenant_id, types::CHANNEL_UPDATED, data).await?;
+    Ok(())
 }
 
 /// The channels an event belongs to: by `phone_number_id`, or for WABA-level fields by WABA.
@@ -290,9 +294,10 @@ async fn store_message(
     receipt: &Receipt,
 ) -> Result<bool, StoreError> {
     let at_ms = m.timestamp.map(|s| s * 1000).unwrap_or_else(|| receipt.received_at.timestamp_millis());
-    let (contact, _created) = tx.upsert_contact(channel.tenant_id, &identity(channel, m)).await?;
+    let who = identity(channel, m);
+    let (contact, contact_created) = tx.upsert_contact(channel.tenant_id, &who).await?;
     let source = source_of(m);
-    let (conversation, _opened) =
+    let (conversation, opened) =
         tx.touch_conversation(channel.tenant_id, channel.id, contact, at_ms, true, source.as_ref()).await?;
     let text = m.searchable_text();
     let inserted = tx
@@ -305,12 +310,39 @@ async fn store_message(
             provider_message_id: Some(m.provider_message_id.clone()),
             kind: m.kind().to_owned(),
             status: "received".to_owned(),
-            body_text: (!text.is_empty()).then_some(text),
+            body_text: (!text.is_empty()).then_some(text.clone()),
             content: serde_json::json!({ "message": m, "raw": raw }),
             context_message_id: m.context.as_ref().and_then(|c| c.replied_to_id.clone()),
             provider_timestamp: Some(at_ms),
         })
         .await?;
+    if let Some(message_id) = inserted {
+        crate::media::enqueue_inbound(tx, channel, message_id, m).await?;
+        let t = channel.tenant_id;
+        if contact_created {
+            let data = serde_json::json!({ "contact": {
+                "id": contact, "wa_id": who.wa_id, "user_id": who.user_id,
+                "username": who.username, "profile_name": who.profile_name } });
+            tx.emit_event(t, types::CONTACT_CREATED, data).await?;
+        }
+        if opened {
+            let data = serde_json::json!({ "conversation": {
+                "id": conversation, "channel_id": channel.id, "contact_id": contact, "status": "open",
+                "source": source, "last_inbound_at": chasqui_store::from_millis(at_ms) } });
+            tx.emit_event(t, types::CONVERSATION_OPENED, data).await?;
+        }
+        let data = serde_json::json!({
+            "message": {
+                "id": message_id, "channel_id": channel.id, "conversation_id": conversation, "contact_id": contact,
+                "direction": "in", "provider_message_id": m.provider_message_id, "type": m.kind(),
+                "status": "received", "text": (!text.is_empty()).then_some(&text), "content": m,
+                "context_message_id": m.context.as_ref().and_then(|c| c.replied_to_id.clone()),
+                "timestamp": chasqui_store::from_millis(at_ms),
+            },
+            "conversation_id": conversation, "contact_id": contact, "channel_id": channel.id,
+        });
+        tx.emit_event(t, types::MESSAGE_RECEIVED, data).await?;
+    }
     Ok(inserted.is_some())
 }
 
@@ -336,5 +368,14 @@ async fn record_status(tx: &mut Tx, channel: &Channel, s: &StatusUpdate, raw: &s
             error,
         })
         .await?;
+    if let StatusOutcome::Applied { message, status: now, changed: true } = &outcome {
+        let data = serde_json::json!({
+            "message_id": message, "provider_message_id": s.provider_message_id, "status": now,
+            "reported": status.as_str(), "channel_id": channel.id,
+            "timestamp": s.timestamp.map(|t| chasqui_store::from_millis(t * 1000)),
+            "error": s.errors.first(),
+        });
+        tx.emit_event(channel.tenant_id, types::MESSAGE_STATUS, data).await?;
+    }
     Ok(outcome != StatusOutcome::Duplicate)
 }

@@ -412,3 +412,28 @@ async fn dead_letters_are_listed_for_their_tenant_and_replayable() {
     assert_eq!(list["data"].as_array().unwrap().len(), 1);
     app.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn processing_emits_events_for_the_tenant() {
+    let Some(app) = app(Db::Sqlite).await else { return };
+    create_channel(&app, &app.api_key, "321").await;
+    post_meta(&app, "/webhooks/whatsapp", &text_webhook("321", "wamid.EV1", "5491123456789", "primero"), APP_SECRET).await;
+    post_meta(&app, "/webhooks/whatsapp", &text_webhook("321", "wamid.EV2", "5491123456789", "segundo"), APP_SECRET).await;
+    // A repeated delivery emits nothing new.
+    post_meta(&app, "/webhooks/whatsapp", &text_webhook("321", "wamid.EV2", "5491123456789", "segundo"), APP_SECRET).await;
+    drained(&app).await;
+    let events = json(app.authed(Method::GET, "/v1/events?format=json&limit=50").send().await.unwrap(), 200).await;
+    let types: Vec<&str> = events["data"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    // Receipts are processed concurrently, so the two messages may come in either order.
+    assert_eq!(types, ["contact.created", "conversation.opened", "message.received", "message.received"], "{events}");
+    let mut texts: Vec<&str> = events["data"].as_array().unwrap()[2..]
+        .iter()
+        .map(|e| e["data"]["message"]["text"].as_str().unwrap())
+        .collect();
+    texts.sort_unstable();
+    assert_eq!(texts, ["primero", "segundo"]);
+    let last = &events["data"][3]["data"];
+    assert_eq!(last["message"]["direction"], "in");
+    assert!(last["conversation_id"].as_str().unwrap().starts_with("cnv_"));
+    app.shutdown().await.unwrap();
+}

@@ -10,6 +10,7 @@ mod health;
 mod inbound;
 mod inbound_other;
 mod links;
+mod media;
 mod observability;
 mod qr;
 mod tenant;
