@@ -298,6 +298,24 @@ impl Store {
         })
     }
 
+    /// Puts a claimed job back for later without counting the attempt (it was not tried).
+    pub async fn defer_job(&self, job: &Job, run_at: DateTime<Utc>, reason: &str) -> Result<bool> {
+        let done = with_pool!(self, p => sqlx::query(
+            "UPDATE jobs SET state = 'ready', run_at = $3, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, \
+             last_error = $4, lease_token = NULL, lease_until = NULL, updated_at = $5 \
+             WHERE id = $1 AND lease_token = $2 AND state = 'running'",
+        )
+        .bind(job.id.to_string())
+        .bind(&job.lease_token)
+        .bind(run_at.timestamp_millis())
+        .bind(reason)
+        .bind(now_millis())
+        .execute(p)
+        .await?
+        .rows_affected());
+        Ok(done == 1)
+    }
+
     /// Extends a held lease (for long jobs); `false` if it was lost.
     pub async fn extend_lease(&self, job: &Job, lease: Duration) -> Result<bool> {
         let until = now_millis() + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);

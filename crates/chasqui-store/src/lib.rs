@@ -21,9 +21,11 @@ pub mod inbound;
 pub mod jobs;
 pub mod media;
 pub mod messages;
+pub mod outbound;
 pub mod receipts;
 pub mod link_templates;
 pub mod settings;
+pub mod templates;
 pub mod tenants;
 pub mod worker;
 

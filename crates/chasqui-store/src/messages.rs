@@ -34,6 +34,10 @@ pub struct Message {
     pub context_message_id: Option<String>,
     /// The provider's timestamp.
     pub provider_timestamp: Option<DateTime<Utc>>,
+    /// Where an outbound message goes (WhatsApp id, BSUID or number).
+    pub to_address: Option<String>,
+    /// Send attempts made.
+    pub attempts: i64,
     /// Last failure code from the provider.
     pub error_code: Option<String>,
     /// Last failure, as a sentence.
@@ -90,6 +94,8 @@ struct MessageRow {
     content: String,
     context_message_id: Option<String>,
     provider_timestamp: Option<i64>,
+    to_address: Option<String>,
+    attempts: i64,
     error_code: Option<String>,
     error_message: Option<String>,
     created_at: i64,
@@ -112,6 +118,8 @@ impl TryFrom<MessageRow> for Message {
             content: serde_json::from_str(&r.content).unwrap_or_default(),
             context_message_id: r.context_message_id,
             provider_timestamp: r.provider_timestamp.map(from_millis),
+            to_address: r.to_address,
+            attempts: r.attempts,
             error_code: r.error_code,
             error_message: r.error_message,
             created_at: from_millis(r.created_at),
@@ -120,7 +128,8 @@ impl TryFrom<MessageRow> for Message {
 }
 
 const SELECT: &str = "SELECT id, channel_id, conversation_id, contact_id, direction, provider_message_id, kind, status, \
-                      body_text, content, context_message_id, provider_timestamp, error_code, error_message, created_at FROM messages";
+                      body_text, content, context_message_id, provider_timestamp, to_address, attempts, error_code, error_message, created_at \
+                      FROM messages";
 
 impl Store {
     /// One message of a tenant.

@@ -34,6 +34,15 @@ pub enum JobError {
     /// Will never succeed; park it in the dead-letter list now.
     #[error("{0}")]
     Permanent(String),
+    /// Not now, and not a failure: run again after this delay without using up an attempt
+    /// (a rate limit, an open circuit breaker, a channel waiting for re-authorization).
+    #[error("deferred: {reason}")]
+    Defer {
+        /// Why.
+        reason: String,
+        /// How long to wait.
+        after: Duration,
+    },
 }
 
 impl JobError {
@@ -153,6 +162,11 @@ impl WorkerPool {
                 metrics::counter!("chasqui_jobs_total", "kind" => kind, "outcome" => "done")
                     .increment(1);
             }
+            Err(JobError::Defer { reason, after }) => {
+                let at = Utc::now() + chrono::Duration::from_std(after).unwrap_or(chrono::Duration::MAX);
+                self.store.defer_job(&job, at, &reason).await?;
+                metrics::counter!("chasqui_jobs_total", "kind" => kind, "outcome" => "deferred").increment(1);
+            }
             Err(err) => {
                 let retry_at = match &err {
                     JobError::Retry { after, .. } => {
@@ -167,7 +181,7 @@ impl WorkerPool {
                                     .unwrap_or(chrono::Duration::MAX),
                         )
                     }
-                    JobError::Permanent(_) => None,
+                    JobError::Permanent(_) | JobError::Defer { .. } => None,
                 };
                 let outcome = self
                     .store

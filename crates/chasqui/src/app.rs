@@ -2,7 +2,6 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use anyhow::Context;
 use chasqui_core::api_key::ApiKey;
@@ -70,11 +69,7 @@ impl App {
                     config.server.listen
                 )
             })?;
-        let state = AppState {
-            store,
-            config: Arc::new(config),
-            keys,
-        };
+        let state = AppState::new(store, config, keys)?;
         Ok(Self {
             state,
             listener,
@@ -100,7 +95,11 @@ impl App {
             .config
             .workers
             .enabled
-            .then(|| tokio::spawn(worker_pool(&self.state).run(stop_rx.clone())));
+            .then(|| {
+                let state = self.state.clone();
+                let stop = stop_rx.clone();
+                tokio::spawn(async move { run_workers(&state, stop).await })
+            });
         let router = http::router(self.state.clone());
         let server =
             axum::serve(self.listener, router).with_graceful_shutdown(stopped(stop_rx.clone()));
@@ -137,20 +136,34 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
 }
 
-/// The worker pool serving the default queue with every registered handler.
-pub fn worker_pool(state: &AppState) -> WorkerPool {
+/// The worker pools: `default` (webhook processing, deliveries, media) and `send` (provider
+/// calls, which may wait on rate limits and must not hold up the rest), each with every handler.
+pub fn worker_pools(state: &AppState) -> Vec<WorkerPool> {
     let w = &state.config.workers;
-    WorkerPool::new(
-        state.store.clone(),
-        jobs::handlers(state),
-        PoolOptions {
-            queue: "default".into(),
-            concurrency: w.concurrency,
-            lease: w.lease(),
-            poll_interval: w.poll_interval(),
-            ..PoolOptions::default()
-        },
-    )
+    ["default", "send"]
+        .into_iter()
+        .map(|queue| {
+            WorkerPool::new(
+                state.store.clone(),
+                jobs::handlers(state),
+                PoolOptions {
+                    queue: queue.into(),
+                    concurrency: if queue == "send" { w.concurrency.max(8) } else { w.concurrency },
+                    lease: w.lease(),
+                    poll_interval: w.poll_interval(),
+                    ..PoolOptions::default()
+                },
+            )
+        })
+        .collect()
+}
+
+/// Runs every worker pool until `stop` turns true.
+pub async fn run_workers(state: &AppState, stop: watch::Receiver<bool>) {
+    let runs: Vec<_> = worker_pools(state).into_iter().map(|p| tokio::spawn(p.run(stop.clone()))).collect();
+    for r in runs {
+        let _ = r.await;
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is called (not when

@@ -229,14 +229,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 async fn worker(config: Config) -> anyhow::Result<()> {
     let store = app::open_store(&config).await?;
     let (keys, _) = MasterKeys::load(&config)?;
-    let state = crate::http::AppState {
-        store,
-        config: std::sync::Arc::new(config),
-        keys,
-    };
+    let state = crate::http::AppState::new(store, config, keys)?;
     let shutdown = app::shutdown_signal();
     let (tx, rx) = tokio::sync::watch::channel(false);
-    let pool = tokio::spawn(app::worker_pool(&state).run(rx));
+    let workers = state.clone();
+    let pool = tokio::spawn(async move { app::run_workers(&workers, rx).await });
     tracing::info!("workers running; Ctrl-C or SIGTERM to stop");
     shutdown.await;
     let _ = tx.send(true);

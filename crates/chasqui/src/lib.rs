@@ -8,5 +8,6 @@ pub mod http;
 pub mod inbound;
 pub mod jobs;
 pub mod master_key;
+pub mod outbound;
 pub mod media;
 pub mod telemetry;

@@ -179,7 +179,7 @@ impl CircuitBreaker {
     pub fn allow(&mut self, now: Instant) -> Result<(), BreakerOpen> {
         match self.inner {
             Inner::Closed => Ok(()),
-            Inner::Open { until } if now > until => {
+            Inner::Open { until } if now >= until => {
                 self.inner = Inner::HalfOpen { probe_started: now };
                 Ok(())
             }

@@ -33,9 +33,9 @@ pub(crate) fn message_ref(path: &str, id: &str) -> Result<MessageRef> {
     let id = id.trim();
     if let Some(rest) = id.strip_prefix("wamid.")
         && (1..=512).contains(&rest.len())
-        && rest
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'_' | b'-' | b'.'))
+        && rest.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'_' | b'-' | b'.')
+        })
     {
         return Ok(MessageRef::Provider(id.to_owned()));
     }
@@ -74,9 +74,7 @@ pub(crate) fn text(obj: &Obj<'_>) -> Result<(Value, String)> {
 }
 
 /// Latitude, longitude (required, in range), name and address.
-pub(crate) fn location_fields(
-    obj: &Obj<'_>,
-) -> Result<(f64, f64, Option<String>, Option<String>)> {
+pub(crate) fn location_fields(obj: &Obj<'_>) -> Result<(f64, f64, Option<String>, Option<String>)> {
     obj.allow(&["latitude", "longitude", "name", "address"])?;
     let coordinate = |key: &str, max: f64| -> Result<f64> {
         let path = obj.field(key);
@@ -166,7 +164,10 @@ pub(crate) fn contacts(value: &Value, path: &str) -> Result<(Value, Vec<String>)
             let p = card.field("birthday");
             return Err(invalid_format(
                 &p,
-                format!("{} must be a date written YYYY-MM-DD, e.g. 1990-08-18.", name(&p)),
+                format!(
+                    "{} must be a date written YYYY-MM-DD, e.g. 1990-08-18.",
+                    name(&p)
+                ),
             ));
         }
         if let Some(org) = card.obj("org")? {
@@ -185,7 +186,15 @@ pub(crate) fn contacts(value: &Value, path: &str) -> Result<(Value, Vec<String>)
                 "country_code",
                 "type",
             ])?;
-            for key in ["street", "city", "state", "zip", "country", "country_code", "type"] {
+            for key in [
+                "street",
+                "city",
+                "state",
+                "zip",
+                "country",
+                "country_code",
+                "type",
+            ] {
                 a.str(key)?;
             }
             Ok(())
@@ -197,7 +206,11 @@ pub(crate) fn contacts(value: &Value, path: &str) -> Result<(Value, Vec<String>)
                 let p = e.field("email");
                 return Err(invalid_format(
                     &p,
-                    format!("{} (`{}`) is not an e-mail address.", name(&p), shorten(email, 60)),
+                    format!(
+                        "{} (`{}`) is not an e-mail address.",
+                        name(&p),
+                        shorten(email, 60)
+                    ),
                 ));
             }
             e.str("type")?;
@@ -247,15 +260,15 @@ fn each(card: &Obj<'_>, key: &str, f: impl Fn(&Obj<'_>) -> Result<()>) -> Result
 pub(crate) fn reaction(obj: &Obj<'_>) -> Result<(Value, MessageRef, String)> {
     obj.allow(&["message_id", "emoji"])?;
     let id_path = obj.field("message_id");
-    let id = obj.req_str("message_id", "the id of the message to react to (`wamid.…` or `msg_…`)")?;
+    let id = obj.req_str(
+        "message_id",
+        "the id of the message to react to (`wamid.…` or `msg_…`)",
+    )?;
     if id.trim().is_empty() {
         return Err(empty(&id_path, "give the id of the message to react to"));
     }
     let target = message_ref(&id_path, id)?;
-    let emoji = obj.req_str(
-        "emoji",
-        "one emoji, or \"\" to remove an earlier reaction",
-    )?;
+    let emoji = obj.req_str("emoji", "one emoji, or \"\" to remove an earlier reaction")?;
     if !emoji.is_empty() && !is_single_emoji(emoji) {
         let p = obj.field("emoji");
         return Err(SendValidationError::new(
@@ -370,13 +383,38 @@ mod tests {
     #[test]
     fn single_emoji() {
         for ok in [
-            "👍", "❤️", "❤", "😀", "👍🏽", "👩‍💻", "👨‍👩‍👧", "🇦🇷", "1️⃣", "#⃣", "🏴\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}",
-            "🙏🏻", "☕", "✅", "🫶",
+            "👍",
+            "❤️",
+            "❤",
+            "😀",
+            "👍🏽",
+            "👩‍💻",
+            "👨‍👩‍👧",
+            "🇦🇷",
+            "1️⃣",
+            "#⃣",
+            "🏴\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}",
+            "🙏🏻",
+            "☕",
+            "✅",
+            "🫶",
         ] {
             assert!(is_single_emoji(ok), "{ok}");
         }
         for bad in [
-            "", "ok", "a", "👍👍", "🇦", "👍 ", " 👍", "👩‍", "‍👩", "1", "🇦🇷🇧🇷", ":)", "👍a",
+            "",
+            "ok",
+            "a",
+            "👍👍",
+            "🇦",
+            "👍 ",
+            " 👍",
+            "👩‍",
+            "‍👩",
+            "1",
+            "🇦🇷🇧🇷",
+            ":)",
+            "👍a",
         ] {
             assert!(!is_single_emoji(bad), "{bad:?}");
         }
@@ -385,14 +423,24 @@ mod tests {
     #[test]
     fn message_ids() {
         let id = "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJCOTY3NDc0NDFDRUI3NTA0Q0UA";
-        assert_eq!(message_ref("x", id).unwrap(), MessageRef::Provider(id.into()));
+        assert_eq!(
+            message_ref("x", id).unwrap(),
+            MessageRef::Provider(id.into())
+        );
         assert!(message_ref("x", "wamid.HBgLM...").is_ok());
         let ours = MessageId::new();
         assert_eq!(
             message_ref("x", &ours.to_string()).unwrap(),
             MessageRef::Ours(ours)
         );
-        for bad in ["", "wamid.", "12345", "msg_nope", "wamid.a b", "<MSGID_OF_PREV_MSG>"] {
+        for bad in [
+            "",
+            "wamid.",
+            "12345",
+            "msg_nope",
+            "wamid.a b",
+            "<MSGID_OF_PREV_MSG>",
+        ] {
             let e = message_ref("context.message_id", bad).unwrap_err();
             assert_eq!(e.code(), "invalid_message_id");
             assert_eq!(e.field(), "context.message_id");

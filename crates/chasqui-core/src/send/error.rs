@@ -292,7 +292,8 @@ impl SendValidationError {
                 json!({ "max": max, "actual": actual })
             }
             SendErrorKind::TooFew { min, actual } => json!({ "min": min, "actual": actual }),
-            SendErrorKind::InvalidValue { allowed } | SendErrorKind::UnsupportedType { allowed } => {
+            SendErrorKind::InvalidValue { allowed }
+            | SendErrorKind::UnsupportedType { allowed } => {
                 json!({ "allowed_values": allowed })
             }
             SendErrorKind::ConflictingFields { fields } => json!({ "conflicting_fields": fields }),
@@ -586,10 +587,7 @@ mod tests {
             "x",
         );
         assert_eq!(e.code(), "not_valid");
-        assert_eq!(
-            e.details(),
-            Some(json!({"suggestion": "+5491123456789"}))
-        );
+        assert_eq!(e.details(), Some(json!({"suggestion": "+5491123456789"})));
         let e = SendValidationError::new(SendErrorKind::Phone(PhoneError::Empty), "to", "x");
         assert_eq!(e.details(), None);
     }
@@ -603,7 +601,11 @@ mod tests {
             "`text.body` is 5000 characters long; WhatsApp allows at most 4096. Split it into several messages."
         );
         assert_eq!(e.to_string(), e.message());
-        let e = wrong_type("text.preview_url", "a boolean (true or false)", &json!("yes"));
+        let e = wrong_type(
+            "text.preview_url",
+            "a boolean (true or false)",
+            &json!("yes"),
+        );
         assert_eq!(
             e.message(),
             "`text.preview_url` must be a boolean (true or false), not a string."

@@ -24,14 +24,26 @@ const DIR: &str = concat!(
 /// Placeholders replaced by values of the right format.
 const SUBSTITUTIONS: &[(&str, &str)] = &[
     ("{{Recipient-Phone-Number}}", "16502530000"),
-    ("<http(s)://document-url>", "https://example.com/docs/factura-0042.pdf"),
-    ("http(s)://image-url", "https://example.com/images/equipo.jpg"),
-    ("http(s)://the-image-url", "https://example.com/images/promo.jpg"),
+    (
+        "<http(s)://document-url>",
+        "https://example.com/docs/factura-0042.pdf",
+    ),
+    (
+        "http(s)://image-url",
+        "https://example.com/images/equipo.jpg",
+    ),
+    (
+        "http(s)://the-image-url",
+        "https://example.com/images/promo.jpg",
+    ),
     ("<AUDIO_OBJECT_ID>", "1013859600285441"),
     ("<IMAGE_OBJECT_ID>", "1479537139650973"),
     ("<MEDIA_OBJECT_ID>", "1262278871619034"),
     ("<VIDEO_OBJECT_ID>", "1166846181421424"),
-    ("<MSGID_OF_PREV_MSG>", "wamid.HBgLMTY1MDUwNzY1MjAVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA"),
+    (
+        "<MSGID_OF_PREV_MSG>",
+        "wamid.HBgLMTY1MDUwNzY1MjAVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA",
+    ),
     ("language-and-locale-code", "en_US"),
     ("{{Flow-ID}}", "1234567890123456"),
 ];
@@ -77,11 +89,13 @@ fn table() -> Vec<(&'static str, Expect)> {
         ("send_document_message_by_url", valid(SendKind::Document)),
         (
             "send_flow_template_message",
-            template(vec![tpl(json!({"name": "<TEMPLATE_NAME>", "language": "en_US", "status": "APPROVED",
+            template(vec![tpl(
+                json!({"name": "<TEMPLATE_NAME>", "language": "en_US", "status": "APPROVED",
                 "category": "MARKETING", "components": [
                     {"type": "body", "text": "Check out this new offer"},
                     {"type": "BUTTONS", "buttons": [{"type": "FLOW", "text": "Check out this offer!",
-                        "flow_id": "1234567890123456", "navigate_screen": "WELCOME_SCREEN", "flow_action": "navigate"}]}]}))]),
+                        "flow_id": "1234567890123456", "navigate_screen": "WELCOME_SCREEN", "flow_action": "navigate"}]}]}),
+            )]),
         ),
         ("send_image_message_by_id", valid(SendKind::Image)),
         ("send_image_message_by_url", valid(SendKind::Image)),
@@ -89,35 +103,47 @@ fn table() -> Vec<(&'static str, Expect)> {
         ("send_location_message", valid(SendKind::Location)),
         (
             "send_message_template_interactive",
-            template(vec![tpl(json!({"name": "template-name", "language": "en_US", "status": "APPROVED",
+            template(vec![tpl(
+                json!({"name": "template-name", "language": "en_US", "status": "APPROVED",
                 "category": "MARKETING", "components": [
                     {"type": "HEADER", "format": "IMAGE"},
                     {"type": "BODY", "text": three_params},
-                    {"type": "BUTTONS", "buttons": [{"type": "QUICK_REPLY", "text": "Details"}, {"type": "QUICK_REPLY", "text": "Stop"}]}]}))]),
+                    {"type": "BUTTONS", "buttons": [{"type": "QUICK_REPLY", "text": "Details"}, {"type": "QUICK_REPLY", "text": "Stop"}]}]}),
+            )]),
         ),
         (
             "send_message_template_text",
-            template(vec![tpl(json!({"name": "template-name", "language": "en_US", "status": "APPROVED",
-                "category": "UTILITY", "components": [{"type": "BODY", "text": three_params}]}))]),
+            template(vec![tpl(
+                json!({"name": "template-name", "language": "en_US", "status": "APPROVED",
+                "category": "UTILITY", "components": [{"type": "BODY", "text": three_params}]}),
+            )]),
         ),
         ("send_published_flow_by_id", valid(SendKind::Interactive)),
         ("send_reply_button", valid(SendKind::Interactive)),
         ("send_reply_to_text_message", valid(SendKind::Text)),
-        ("send_reply_with_reaction_message", valid(SendKind::Reaction)),
+        (
+            "send_reply_with_reaction_message",
+            valid(SendKind::Reaction),
+        ),
         ("response_example", Expect::Refused("unknown_field")),
         ("send_single_product_message", valid(SendKind::Interactive)),
         ("send_sticker_message_by_id", valid(SendKind::Sticker)),
         (
             "send_test_message",
-            template(vec![tpl(json!({"name": "hello_world", "language": "en_US", "status": "APPROVED",
+            template(vec![tpl(
+                json!({"name": "hello_world", "language": "en_US", "status": "APPROVED",
                 "category": "UTILITY", "components": [
                     {"format": "TEXT", "text": "Hello World", "type": "HEADER"},
                     {"text": "Welcome and congratulations!! This message demonstrates your ability to send a message notification from WhatsApp Business Platform’s Cloud API. Thank you for taking the time to test with us.", "type": "BODY"},
-                    {"text": "WhatsApp Business API Team", "type": "FOOTER"}]}))]),
+                    {"text": "WhatsApp Business API Team", "type": "FOOTER"}]}),
+            )]),
         ),
         ("send_text_message", valid(SendKind::Text)),
         ("send_text_message_with_preview_url", valid(SendKind::Text)),
-        ("send_typing_indicator_and_read_receipt", Expect::Refused("unknown_field")),
+        (
+            "send_typing_indicator_and_read_receipt",
+            Expect::Refused("unknown_field"),
+        ),
         ("send_video_message_by_id", valid(SendKind::Video)),
     ]
 }
@@ -131,7 +157,11 @@ fn substitute(value: &Value) -> Value {
                 .map_or_else(|| s.clone(), |(_, to)| (*to).to_owned()),
         ),
         Value::Array(items) => Value::Array(items.iter().map(substitute).collect()),
-        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), substitute(v))).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), substitute(v)))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
@@ -152,7 +182,11 @@ fn every_send_example_has_a_row() {
     let mut files: Vec<String> = std::fs::read_dir(DIR)
         .unwrap_or_else(|e| panic!("{DIR}: {e}"))
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter_map(|n| n.strip_prefix("meta_openapi_send_")?.strip_suffix(".json").map(str::to_owned))
+        .filter_map(|n| {
+            n.strip_prefix("meta_openapi_send_")?
+                .strip_suffix(".json")
+                .map(str::to_owned)
+        })
         .collect();
     files.sort();
     let mut rows: Vec<String> = table.iter().map(|(n, _)| (*n).to_owned()).collect();
@@ -180,23 +214,33 @@ fn meta_send_examples_validate() {
                 if window_open {
                     ctx = ctx.with_last_inbound_at(Some(now() - TimeDelta::minutes(5)));
                 }
-                let req = SendRequest::from_value(&input)
-                    .unwrap_or_else(|e| panic!("{name}: {} at {}: {}", e.code(), e.field(), e.message()));
-                let sent = validate(&req, &ctx)
-                    .unwrap_or_else(|e| panic!("{name}: {} at {}: {}", e.code(), e.field(), e.message()));
+                let req = SendRequest::from_value(&input).unwrap_or_else(|e| {
+                    panic!("{name}: {} at {}: {}", e.code(), e.field(), e.message())
+                });
+                let sent = validate(&req, &ctx).unwrap_or_else(|e| {
+                    panic!("{name}: {} at {}: {}", e.code(), e.field(), e.message())
+                });
                 assert_eq!(sent.kind, kind, "{name}");
                 // What goes out is what came in, with Meta's defaults made explicit.
                 let mut expected = input.clone();
                 let map = expected.as_object_mut().unwrap();
                 map.insert("recipient_type".into(), json!("individual"));
                 map.insert("type".into(), json!(kind.as_str()));
-                let to = map["to"].as_str().unwrap().trim_start_matches('+').to_owned();
+                let to = map["to"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches('+')
+                    .to_owned();
                 map.insert("to".into(), json!(to));
                 assert_eq!(sent.body, expected, "{name}");
                 assert!(!sent.preview_text.is_empty(), "{name}");
                 if kind == SendKind::Template {
                     let t = sent.template.as_ref().unwrap();
-                    assert!(!t.rendered.text().contains("{{"), "{name}: {}", t.rendered.text());
+                    assert!(
+                        !t.rendered.text().contains("{{"),
+                        "{name}: {}",
+                        t.rendered.text()
+                    );
                 }
                 checked += 1;
             }
@@ -207,15 +251,25 @@ fn meta_send_examples_validate() {
 
 #[test]
 fn the_template_examples_render() {
-    let (_, expect) = table().into_iter().find(|(n, _)| *n == "send_message_template_interactive").unwrap();
+    let (_, expect) = table()
+        .into_iter()
+        .find(|(n, _)| *n == "send_message_template_interactive")
+        .unwrap();
     let Expect::Valid { templates, .. } = expect else {
         panic!("row changed")
     };
     let ctx = ValidationContext::new(now()).with_templates(&templates);
-    let req = SendRequest::from_value(&substitute(&read("send_message_template_interactive"))).unwrap();
+    let req =
+        SendRequest::from_value(&substitute(&read("send_message_template_interactive"))).unwrap();
     let sent = validate(&req, &ctx).unwrap();
     let r = &sent.template.as_ref().unwrap().rendered;
-    assert_eq!(r.body, "Hi text-string, your total is $100.99, due February 25, 1977.");
-    assert_eq!(r.buttons[0].payload.as_deref(), Some("aGlzIHRoaXMgaXMgY29v"));
+    assert_eq!(
+        r.body,
+        "Hi text-string, your total is $100.99, due February 25, 1977."
+    );
+    assert_eq!(
+        r.buttons[0].payload.as_deref(),
+        Some("aGlzIHRoaXMgaXMgY29v")
+    );
     assert_eq!(sent.preview_text, r.body);
 }

@@ -110,7 +110,10 @@ pub(crate) fn interactive(obj: &Obj<'_>) -> Result<Interactive> {
         let t = f.req_text("text", MAX_HEADER_FOOTER_CHARS, "the footer text", "")?;
         texts.push(t.to_owned());
     }
-    let action = obj.req_obj("action", "what the customer can do (buttons, list sections…)")?;
+    let action = obj.req_obj(
+        "action",
+        "what the customer can do (buttons, list sections…)",
+    )?;
     match kind {
         "button" => reply_buttons(&action, &mut texts)?,
         "list" => list(&action, &mut texts)?,
@@ -122,8 +125,18 @@ pub(crate) fn interactive(obj: &Obj<'_>) -> Result<Interactive> {
         "flow" => flow(&action, &mut texts)?,
         "product" => {
             action.allow(&["catalog_id", "product_retailer_id"])?;
-            action.req_text("catalog_id", 128, "the id of the catalog linked to the WhatsApp account", "")?;
-            action.req_text("product_retailer_id", 256, "the product's id in the catalog", "")?;
+            action.req_text(
+                "catalog_id",
+                128,
+                "the id of the catalog linked to the WhatsApp account",
+                "",
+            )?;
+            action.req_text(
+                "product_retailer_id",
+                256,
+                "the product's id in the catalog",
+                "",
+            )?;
         }
         "product_list" => product_list(&action)?,
         _ => {
@@ -149,13 +162,18 @@ fn header(obj: &Obj<'_>, rule: HeaderRule, kind: &str, texts: &mut Vec<String>) 
         if rule == HeaderRule::RequiredText {
             return Err(missing(
                 &path,
-                &format!("`{kind}` messages need a text header: {{\"type\": \"text\", \"text\": \"…\"}}"),
+                &format!(
+                    "`{kind}` messages need a text header: {{\"type\": \"text\", \"text\": \"…\"}}"
+                ),
             ));
         }
         return Ok(());
     };
     if rule == HeaderRule::None {
-        return Err(not_allowed(&path, &format!("`{kind}` messages have no header")));
+        return Err(not_allowed(
+            &path,
+            &format!("`{kind}` messages have no header"),
+        ));
     }
     let media_ok = rule == HeaderRule::TextOrMedia;
     let allowed: &[&str] = if media_ok {
@@ -165,11 +183,13 @@ fn header(obj: &Obj<'_>, rule: HeaderRule, kind: &str, texts: &mut Vec<String>) 
     };
     let t = h.req_str("type", "the header type, e.g. `text`")?;
     if !allowed.contains(&t) {
-        return Err(invalid_value(&h.field("type"), t, allowed).with_hint(if media_ok {
-            ""
-        } else {
-            "This message type takes a text header only."
-        }));
+        return Err(
+            invalid_value(&h.field("type"), t, allowed).with_hint(if media_ok {
+                ""
+            } else {
+                "This message type takes a text header only."
+            }),
+        );
     }
     let mut keys = vec!["type", t];
     if t == "text" {
@@ -233,7 +253,11 @@ fn reply_buttons(action: &Obj<'_>, texts: &mut Vec<String>) -> Result<()> {
         }
         let reply = b.req_obj("reply", "{\"id\": \"…\", \"title\": \"…\"}")?;
         reply.allow(&["id", "title"])?;
-        let id = id_field(&reply, MAX_BUTTON_ID_CHARS, "the id your app receives when the button is tapped")?;
+        let id = id_field(
+            &reply,
+            MAX_BUTTON_ID_CHARS,
+            "the id your app receives when the button is tapped",
+        )?;
         let title = reply.req_text(
             "title",
             MAX_BUTTON_TITLE_CHARS,
@@ -261,7 +285,10 @@ fn id_field<'a>(obj: &Obj<'a>, max: usize, what: &str) -> Result<&'a str> {
     if id.trim() != id {
         return Err(super::error::invalid_format(
             &path,
-            format!("{} has spaces at its start or end; remove them.", name(&path)),
+            format!(
+                "{} has spaces at its start or end; remove them.",
+                name(&path)
+            ),
         ));
     }
     let n = chars(id);
@@ -301,17 +328,31 @@ fn list(action: &Obj<'_>, texts: &mut Vec<String>) -> Result<()> {
         }
         total += rows.len();
         if total > MAX_LIST_ROWS {
-            return Err(too_many(&rows_path, MAX_LIST_ROWS, total, "rows counting earlier sections")
-                .with_hint("A list holds at most 10 rows across all its sections."));
+            return Err(too_many(
+                &rows_path,
+                MAX_LIST_ROWS,
+                total,
+                "rows counting earlier sections",
+            )
+            .with_hint("A list holds at most 10 rows across all its sections."));
         }
         for (j, r) in rows.iter().enumerate() {
             let r = Obj::of(r, at(&rows_path, j))?;
             r.allow(&["id", "title", "description"])?;
-            let id = id_field(&r, MAX_ROW_ID_CHARS, "the id your app receives when the row is chosen")?;
+            let id = id_field(
+                &r,
+                MAX_ROW_ID_CHARS,
+                "the id your app receives when the row is chosen",
+            )?;
             if !ids.insert(id) {
                 return Err(duplicate(&r.field("id"), "row id", id));
             }
-            let title = r.req_text("title", MAX_ROW_TITLE_CHARS, "the row's title", "Use a shorter title.")?;
+            let title = r.req_text(
+                "title",
+                MAX_ROW_TITLE_CHARS,
+                "the row's title",
+                "Use a shorter title.",
+            )?;
             texts.push(title.to_owned());
             if let Some(d) = r.text("description", MAX_ROW_DESCRIPTION_CHARS, "")? {
                 texts.push(d.to_owned());
@@ -338,9 +379,17 @@ fn section_title(s: &Obj<'_>, sections: usize, texts: &mut Vec<String>) -> Resul
 fn cta_url(action: &Obj<'_>, texts: &mut Vec<String>) -> Result<()> {
     action.allow(&["name", "parameters"])?;
     named_action(action, "cta_url")?;
-    let p = action.req_obj("parameters", "{\"display_text\": \"…\", \"url\": \"https://…\"}")?;
+    let p = action.req_obj(
+        "parameters",
+        "{\"display_text\": \"…\", \"url\": \"https://…\"}",
+    )?;
     p.allow(&["display_text", "url"])?;
-    let label = p.req_text("display_text", MAX_BUTTON_TITLE_CHARS, "the button's label", "Use a shorter label.")?;
+    let label = p.req_text(
+        "display_text",
+        MAX_BUTTON_TITLE_CHARS,
+        "the button's label",
+        "Use a shorter label.",
+    )?;
     texts.push(label.to_owned());
     let url_path = p.field("url");
     let url = p.req_str("url", "the address the button opens")?;
@@ -361,7 +410,10 @@ fn cta_url(action: &Obj<'_>, texts: &mut Vec<String>) -> Result<()> {
 fn flow(action: &Obj<'_>, texts: &mut Vec<String>) -> Result<()> {
     action.allow(&["name", "parameters"])?;
     named_action(action, "flow")?;
-    let p = action.req_obj("parameters", "the flow's parameters (`flow_id`, `flow_cta`…)")?;
+    let p = action.req_obj(
+        "parameters",
+        "the flow's parameters (`flow_id`, `flow_cta`…)",
+    )?;
     p.allow(&[
         "flow_message_version",
         "flow_token",
@@ -374,7 +426,11 @@ fn flow(action: &Obj<'_>, texts: &mut Vec<String>) -> Result<()> {
     ])?;
     let version = p.req_str("flow_message_version", "`\"3\"`")?;
     if version != "3" {
-        return Err(invalid_value(&p.field("flow_message_version"), version, &["3"]));
+        return Err(invalid_value(
+            &p.field("flow_message_version"),
+            version,
+            &["3"],
+        ));
     }
     match (p.str("flow_id")?, p.str("flow_name")?) {
         (Some(_), Some(_)) => {
@@ -399,13 +455,22 @@ fn flow(action: &Obj<'_>, texts: &mut Vec<String>) -> Result<()> {
             p.req_text("flow_name", 512, "the flow's name", "")?;
         }
     }
-    let cta = p.req_text("flow_cta", 30, "the label of the button that opens the flow", "")?;
+    let cta = p.req_text(
+        "flow_cta",
+        30,
+        "the label of the button that opens the flow",
+        "",
+    )?;
     texts.push(cta.to_owned());
     p.str("flow_token")?;
     if let Some(mode) = p.str("mode")?
         && !matches!(mode, "draft" | "published")
     {
-        return Err(invalid_value(&p.field("mode"), mode, &["draft", "published"]));
+        return Err(invalid_value(
+            &p.field("mode"),
+            mode,
+            &["draft", "published"],
+        ));
     }
     let flow_action = p.str("flow_action")?.unwrap_or("navigate");
     if !matches!(flow_action, "navigate" | "data_exchange") {
@@ -436,7 +501,12 @@ fn flow(action: &Obj<'_>, texts: &mut Vec<String>) -> Result<()> {
 
 fn product_list(action: &Obj<'_>) -> Result<()> {
     action.allow(&["catalog_id", "sections"])?;
-    action.req_text("catalog_id", 128, "the id of the catalog linked to the WhatsApp account", "")?;
+    action.req_text(
+        "catalog_id",
+        128,
+        "the id of the catalog linked to the WhatsApp account",
+        "",
+    )?;
     let path = action.field("sections");
     let sections = action.req_arr("sections", "1 to 10 sections of products")?;
     if sections.is_empty() {
@@ -458,12 +528,22 @@ fn product_list(action: &Obj<'_>) -> Result<()> {
         }
         total += items.len();
         if total > MAX_PRODUCT_ITEMS {
-            return Err(too_many(&items_path, MAX_PRODUCT_ITEMS, total, "products counting earlier sections"));
+            return Err(too_many(
+                &items_path,
+                MAX_PRODUCT_ITEMS,
+                total,
+                "products counting earlier sections",
+            ));
         }
         for (j, item) in items.iter().enumerate() {
             let item = Obj::of(item, at(&items_path, j))?;
             item.allow(&["product_retailer_id"])?;
-            item.req_text("product_retailer_id", 256, "the product's id in the catalog", "")?;
+            item.req_text(
+                "product_retailer_id",
+                256,
+                "the product's id in the catalog",
+                "",
+            )?;
         }
     }
     Ok(())
@@ -471,6 +551,7 @@ fn product_list(action: &Obj<'_>) -> Result<()> {
 
 /// The interactive content as JSON, for tests.
 #[cfg(test)]
+#[allow(clippy::needless_pass_by_value)] // test helper: takes `json!(…)` literals
 pub(crate) fn check(v: Value) -> Result<Interactive> {
     interactive(&Obj::of(&v, "interactive")?)
 }
@@ -497,19 +578,31 @@ mod tests {
         assert_eq!(ok.kind, "button");
         assert_eq!(ok.body.as_deref(), Some("¿Confirmás el turno?"));
         assert!(ok.texts.contains(&"Opción 2".to_owned()));
-        assert_eq!(err(buttons(0)), ("too_few".into(), "interactive.action.buttons".into()));
-        assert_eq!(err(buttons(4)), ("too_many".into(), "interactive.action.buttons".into()));
+        assert_eq!(
+            err(buttons(0)),
+            ("too_few".into(), "interactive.action.buttons".into())
+        );
+        assert_eq!(
+            err(buttons(4)),
+            ("too_many".into(), "interactive.action.buttons".into())
+        );
         let mut v = buttons(3);
         v["action"]["buttons"][2]["reply"]["title"] = json!("Un título demasiado largo");
         assert_eq!(
             err(v),
-            ("too_long".into(), "interactive.action.buttons[2].reply.title".into())
+            (
+                "too_long".into(),
+                "interactive.action.buttons[2].reply.title".into()
+            )
         );
         let mut v = buttons(2);
         v["action"]["buttons"][1]["reply"]["id"] = json!("b0");
         assert_eq!(
             err(v),
-            ("duplicate_value".into(), "interactive.action.buttons[1].reply.id".into())
+            (
+                "duplicate_value".into(),
+                "interactive.action.buttons[1].reply.id".into()
+            )
         );
         let mut v = buttons(2);
         v["action"]["buttons"][1]["reply"]["title"] = json!("opción 0");
@@ -522,22 +615,40 @@ mod tests {
         assert_eq!(err(v).0, "invalid_format");
         let mut v = buttons(1);
         v["action"]["buttons"][0]["type"] = json!("url");
-        assert_eq!(err(v), ("invalid_value".into(), "interactive.action.buttons[0].type".into()));
+        assert_eq!(
+            err(v),
+            (
+                "invalid_value".into(),
+                "interactive.action.buttons[0].type".into()
+            )
+        );
         let mut v = buttons(1);
         v["body"]["text"] = json!("x".repeat(1025));
         assert_eq!(err(v), ("too_long".into(), "interactive.body.text".into()));
         let mut v = buttons(1);
         v["footer"] = json!({"text": "x".repeat(61)});
-        assert_eq!(err(v), ("too_long".into(), "interactive.footer.text".into()));
+        assert_eq!(
+            err(v),
+            ("too_long".into(), "interactive.footer.text".into())
+        );
         let mut v = buttons(1);
         v["header"] = json!({"type": "text", "text": "x".repeat(61)});
-        assert_eq!(err(v), ("too_long".into(), "interactive.header.text".into()));
+        assert_eq!(
+            err(v),
+            ("too_long".into(), "interactive.header.text".into())
+        );
         let mut v = buttons(1);
         v["header"] = json!({"type": "image", "image": {"link": "https://cdn.example.com/a.jpg"}});
         assert!(check(v).is_ok());
         let mut v = buttons(1);
         v["header"] = json!({"type": "image", "image": {"id": "123456"}});
-        assert_eq!(err(v), ("media_link_required".into(), "interactive.header.image.id".into()));
+        assert_eq!(
+            err(v),
+            (
+                "media_link_required".into(),
+                "interactive.header.image.id".into()
+            )
+        );
         let mut v = buttons(1);
         v.as_object_mut().unwrap().remove("body");
         assert_eq!(err(v), ("missing_field".into(), "interactive.body".into()));
@@ -571,25 +682,46 @@ mod tests {
         assert!(check(list_with(&[3, 7])).is_ok());
         assert_eq!(
             err(list_with(&[5, 6])),
-            ("too_many".into(), "interactive.action.sections[1].rows".into())
+            (
+                "too_many".into(),
+                "interactive.action.sections[1].rows".into()
+            )
         );
         assert_eq!(err(list_with(&[1; 11])).0, "too_many");
         assert_eq!(err(list_with(&[])).0, "too_few");
         assert_eq!(
             err(list_with(&[1, 0])),
-            ("too_few".into(), "interactive.action.sections[1].rows".into())
+            (
+                "too_few".into(),
+                "interactive.action.sections[1].rows".into()
+            )
         );
         let mut v = list_with(&[1, 1]);
-        v["action"]["sections"][1].as_object_mut().unwrap().remove("title");
-        assert_eq!(err(v), ("missing_field".into(), "interactive.action.sections[1].title".into()));
+        v["action"]["sections"][1]
+            .as_object_mut()
+            .unwrap()
+            .remove("title");
+        assert_eq!(
+            err(v),
+            (
+                "missing_field".into(),
+                "interactive.action.sections[1].title".into()
+            )
+        );
         let mut v = list_with(&[1]);
-        v["action"]["sections"][0].as_object_mut().unwrap().remove("title");
+        v["action"]["sections"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("title");
         assert!(check(v).is_ok(), "one section needs no title");
         let mut v = list_with(&[2]);
         v["action"]["sections"][0]["rows"][1]["id"] = json!("r1");
         assert_eq!(
             err(v),
-            ("duplicate_value".into(), "interactive.action.sections[0].rows[1].id".into())
+            (
+                "duplicate_value".into(),
+                "interactive.action.sections[0].rows[1].id".into()
+            )
         );
         let mut v = list_with(&[1]);
         v["action"]["sections"][0]["rows"][0]["title"] = json!("x".repeat(25));
@@ -598,17 +730,26 @@ mod tests {
         v["action"]["sections"][0]["rows"][0]["description"] = json!("x".repeat(73));
         assert_eq!(
             err(v),
-            ("too_long".into(), "interactive.action.sections[0].rows[0].description".into())
+            (
+                "too_long".into(),
+                "interactive.action.sections[0].rows[0].description".into()
+            )
         );
         let mut v = list_with(&[1]);
         v["action"]["sections"][0]["rows"][0]["id"] = json!("x".repeat(201));
         assert_eq!(err(v).0, "too_long");
         let mut v = list_with(&[1]);
         v["action"]["button"] = json!("Un botón con texto muy largo");
-        assert_eq!(err(v), ("too_long".into(), "interactive.action.button".into()));
+        assert_eq!(
+            err(v),
+            ("too_long".into(), "interactive.action.button".into())
+        );
         let mut v = list_with(&[1]);
         v["header"] = json!({"type": "image", "image": {"link": "https://x.example/a.jpg"}});
-        assert_eq!(err(v), ("invalid_value".into(), "interactive.header.type".into()));
+        assert_eq!(
+            err(v),
+            ("invalid_value".into(), "interactive.header.type".into())
+        );
     }
 
     #[test]
@@ -618,7 +759,13 @@ mod tests {
         assert!(check(cta.clone()).is_ok());
         let mut v = cta.clone();
         v["action"]["parameters"]["url"] = json!("example.com");
-        assert_eq!(err(v), ("invalid_url".into(), "interactive.action.parameters.url".into()));
+        assert_eq!(
+            err(v),
+            (
+                "invalid_url".into(),
+                "interactive.action.parameters.url".into()
+            )
+        );
         let mut v = cta;
         v["action"]["name"] = json!("url");
         assert_eq!(err(v).0, "invalid_value");
@@ -628,7 +775,10 @@ mod tests {
         assert!(check(loc.clone()).is_ok());
         let mut v = loc;
         v["footer"] = json!({"text": "x"});
-        assert_eq!(err(v), ("field_not_allowed".into(), "interactive.footer".into()));
+        assert_eq!(
+            err(v),
+            ("field_not_allowed".into(), "interactive.footer".into())
+        );
 
         let flow = json!({"type": "flow", "body": {"text": "Reservá"},
             "action": {"name": "flow", "parameters": {"flow_message_version": "3", "flow_id": "123",
@@ -646,26 +796,44 @@ mod tests {
         assert_eq!(err(v).0, "empty_value");
         let mut v = flow;
         v["action"]["parameters"]["mode"] = json!("test");
-        assert_eq!(err(v), ("invalid_value".into(), "interactive.action.parameters.mode".into()));
+        assert_eq!(
+            err(v),
+            (
+                "invalid_value".into(),
+                "interactive.action.parameters.mode".into()
+            )
+        );
 
-        let product = json!({"type": "product", "action": {"catalog_id": "1", "product_retailer_id": "sku"}});
+        let product =
+            json!({"type": "product", "action": {"catalog_id": "1", "product_retailer_id": "sku"}});
         assert!(check(product.clone()).is_ok());
         let mut v = product;
         v["header"] = json!({"type": "text", "text": "x"});
-        assert_eq!(err(v), ("field_not_allowed".into(), "interactive.header".into()));
+        assert_eq!(
+            err(v),
+            ("field_not_allowed".into(), "interactive.header".into())
+        );
 
-        let items: Vec<Value> = (0..31).map(|i| json!({"product_retailer_id": format!("sku{i}")})).collect();
+        let items: Vec<Value> = (0..31)
+            .map(|i| json!({"product_retailer_id": format!("sku{i}")}))
+            .collect();
         let pl = json!({"type": "product_list", "header": {"type": "text", "text": "Ofertas"},
             "body": {"text": "Mirá"}, "action": {"catalog_id": "1",
             "sections": [{"title": "A", "product_items": items}]}});
         assert_eq!(
             err(pl.clone()),
-            ("too_many".into(), "interactive.action.sections[0].product_items".into())
+            (
+                "too_many".into(),
+                "interactive.action.sections[0].product_items".into()
+            )
         );
         let mut v = pl;
         v["action"]["sections"][0]["product_items"] = json!([{"product_retailer_id": "a"}]);
         assert!(check(v.clone()).is_ok());
         v.as_object_mut().unwrap().remove("header");
-        assert_eq!(err(v), ("missing_field".into(), "interactive.header".into()));
+        assert_eq!(
+            err(v),
+            ("missing_field".into(), "interactive.header".into())
+        );
     }
 }

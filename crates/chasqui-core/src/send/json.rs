@@ -60,7 +60,9 @@ impl<'a> Obj<'a> {
 
     /// An optional nested object.
     pub fn obj(&self, key: &str) -> Result<Option<Obj<'a>>> {
-        self.get(key).map(|v| Obj::of(v, self.field(key))).transpose()
+        self.get(key)
+            .map(|v| Obj::of(v, self.field(key)))
+            .transpose()
     }
 
     /// A field's value; `null` counts as absent.
@@ -114,7 +116,8 @@ impl<'a> Obj<'a> {
 
     /// A required string (may be empty).
     pub fn req_str(&self, key: &str, what: &str) -> Result<&'a str> {
-        self.str(key)?.ok_or_else(|| missing(&self.field(key), what))
+        self.str(key)?
+            .ok_or_else(|| missing(&self.field(key), what))
     }
 
     /// An optional text: when present, not blank and at most `max` characters.
@@ -169,7 +172,11 @@ impl<'a> Obj<'a> {
             Some(Value::Number(n)) => Ok(n.as_f64()),
             Some(Value::String(s)) => match s.trim().parse::<f64>() {
                 Ok(n) if n.is_finite() => Ok(Some(n)),
-                _ => Err(wrong_type(&self.field(key), "a number", &Value::String(s.clone()))),
+                _ => Err(wrong_type(
+                    &self.field(key),
+                    "a number",
+                    &Value::String(s.clone()),
+                )),
             },
             Some(other) => Err(wrong_type(&self.field(key), "a number", other)),
         }
@@ -186,7 +193,8 @@ impl<'a> Obj<'a> {
 
     /// A required array.
     pub fn req_arr(&self, key: &str, what: &str) -> Result<&'a Vec<Value>> {
-        self.arr(key)?.ok_or_else(|| missing(&self.field(key), what))
+        self.arr(key)?
+            .ok_or_else(|| missing(&self.field(key), what))
     }
 }
 
@@ -235,7 +243,10 @@ mod tests {
     fn paths_join() {
         assert_eq!(join("", "to"), "to");
         assert_eq!(join("text", "body"), "text.body");
-        assert_eq!(at("interactive.action.buttons", 2), "interactive.action.buttons[2]");
+        assert_eq!(
+            at("interactive.action.buttons", 2),
+            "interactive.action.buttons[2]"
+        );
     }
 
     #[test]
@@ -245,7 +256,11 @@ mod tests {
         let e = o.allow(&["body", "preview_url"]).unwrap_err();
         assert_eq!(e.code(), "unknown_field");
         assert_eq!(e.field(), "text.bodyy");
-        assert!(e.message().contains("`text.bodyy`, `text.colour`"), "{}", e.message());
+        assert!(
+            e.message().contains("`text.bodyy`, `text.colour`"),
+            "{}",
+            e.message()
+        );
         assert!(e.message().contains("`body`, `preview_url`"));
     }
 

@@ -1,10 +1,13 @@
 //! Media in sends: by `link` (an https URL WhatsApp downloads) or by `id` (ours, `med_…`, or a
 //! provider's), and the MIME types and sizes WhatsApp accepts per type (`cloud-api.md` §5.1).
 
+use std::str::FromStr;
+
 use serde::Serialize;
 
 use super::error::{Result, SendErrorKind, SendValidationError, conflict, missing, name, shorten};
 use super::json::{Obj, is_url};
+use crate::ids::MediaId;
 
 /// The prefix of our media ids (`POST /v1/media`).
 pub const OUR_MEDIA_PREFIX: &str = "med_";
@@ -85,12 +88,12 @@ pub struct MediaInfo {
 
 /// Finds our uploaded media by id, so the validator can check MIME type and size per type.
 pub trait MediaLookup {
-    /// The media with this id (`med_…`), or `None` when this tenant has no such media.
-    fn media(&self, id: &str) -> Option<MediaInfo>;
+    /// The media with this id, or `None` when this tenant has no such media.
+    fn media(&self, id: &MediaId) -> Option<MediaInfo>;
 }
 
-impl<F: Fn(&str) -> Option<MediaInfo>> MediaLookup for F {
-    fn media(&self, id: &str) -> Option<MediaInfo> {
+impl<F: Fn(&MediaId) -> Option<MediaInfo>> MediaLookup for F {
+    fn media(&self, id: &MediaId) -> Option<MediaInfo> {
         self(id)
     }
 }
@@ -107,10 +110,10 @@ pub enum MediaSource {
 
 impl MediaSource {
     /// Our media id (`med_…`), when it is one.
-    pub fn our_id(&self) -> Option<&str> {
+    pub fn our_id(&self) -> Option<MediaId> {
         match self {
-            Self::Id(id) if id.starts_with(OUR_MEDIA_PREFIX) => Some(id),
-            _ => None,
+            Self::Id(id) => MediaId::from_str(id).ok(),
+            Self::Link(_) => None,
         }
     }
 }
@@ -157,16 +160,17 @@ fn check_link(path: &str, link: &str) -> Result<()> {
     Err(SendValidationError::new(
         SendErrorKind::InvalidUrl,
         path,
-        format!("{} is not a valid media URL (`{}`): {why}.", name(path), shorten(link, 80)),
+        format!(
+            "{} is not a valid media URL (`{}`): {why}.",
+            name(path),
+            shorten(link, 80)
+        ),
     ))
 }
 
 fn check_id(path: &str, id: &str) -> Result<()> {
-    let ok = if let Some(rest) = id.strip_prefix(OUR_MEDIA_PREFIX) {
-        (1..=64).contains(&rest.len())
-            && rest
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    let ok = if id.starts_with(OUR_MEDIA_PREFIX) {
+        MediaId::from_str(id).is_ok()
     } else {
         (1..=128).contains(&id.len())
             && id
@@ -200,14 +204,14 @@ pub(crate) fn check_uploaded(
     let (Some(id), Some(lookup)) = (source.our_id(), lookup) else {
         return Ok(None);
     };
-    let Some(info) = lookup.media(id) else {
+    let Some(info) = lookup.media(&id) else {
         return Err(SendValidationError::new(
             SendErrorKind::MediaNotFound,
             path,
             format!(
                 "No uploaded media has the id `{}`: upload the file with POST /v1/media and use the \
                  id it returns (uploads expire after 30 days).",
-                shorten(id, 60)
+                id
             ),
         ));
     };
@@ -221,7 +225,15 @@ pub(crate) fn check_uploaded(
         let what = if pdf_only {
             "a template document header".to_owned()
         } else {
-            format!("a{} {} message", if kind == MediaKind::Image || kind == MediaKind::Audio { "n" } else { "" }, kind.as_str())
+            format!(
+                "a{} {} message",
+                if kind == MediaKind::Image || kind == MediaKind::Audio {
+                    "n"
+                } else {
+                    ""
+                },
+                kind.as_str()
+            )
         };
         return Err(SendValidationError::new(
             SendErrorKind::UnsupportedMediaType {
@@ -276,29 +288,41 @@ fn human_size(bytes: u64) -> String {
     }
 }
 
+/// A fixed media id per name, for tests.
+#[cfg(test)]
+pub(crate) fn med(name: &str) -> MediaId {
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u128, |h, b| {
+        (h ^ u128::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    MediaId::from_uuid(uuid::Uuid::from_u128(hash))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
-    fn lookup(id: &str) -> Option<MediaInfo> {
-        match id {
-            "med_photo" => Some(MediaInfo {
+    fn lookup(id: &MediaId) -> Option<MediaInfo> {
+        let name = ["photo", "big", "voice", "sticker"]
+            .into_iter()
+            .find(|n| med(n) == *id)?;
+        match name {
+            "photo" => Some(MediaInfo {
                 mime_type: "image/JPEG".into(),
                 size_bytes: 300 * KB,
                 ..MediaInfo::default()
             }),
-            "med_big" => Some(MediaInfo {
+            "big" => Some(MediaInfo {
                 mime_type: "image/png".into(),
                 size_bytes: 6 * MB,
                 ..MediaInfo::default()
             }),
-            "med_voice" => Some(MediaInfo {
+            "voice" => Some(MediaInfo {
                 mime_type: "audio/ogg; codecs=opus".into(),
                 size_bytes: 40 * KB,
                 ..MediaInfo::default()
             }),
-            "med_sticker" => Some(MediaInfo {
+            "sticker" => Some(MediaInfo {
                 mime_type: "image/webp".into(),
                 size_bytes: 200 * KB,
                 animated: Some(false),
@@ -308,6 +332,7 @@ mod tests {
         }
     }
 
+    #[allow(clippy::needless_pass_by_value)] // test helper: takes `json!(…)` literals
     fn source(v: serde_json::Value) -> Result<MediaSource> {
         let o = Obj::of(&v, "image")?;
         parse_source(&o, "image")
@@ -332,6 +357,8 @@ mod tests {
         assert!(e.message().contains("use https"));
         let e = source(json!({"id": "med_"})).unwrap_err();
         assert_eq!(e.code(), "invalid_media_id");
+        let e = source(json!({"id": "med_factura"})).unwrap_err();
+        assert_eq!(e.code(), "invalid_media_id");
         let e = source(json!({"id": "<IMAGE ID>"})).unwrap_err();
         assert_eq!(e.code(), "invalid_media_id");
     }
@@ -340,24 +367,104 @@ mod tests {
     fn uploaded_media_is_checked_by_type_and_size() {
         let l: &dyn MediaLookup = &lookup;
         let ours = |id: &str| MediaSource::Id(id.into());
-        assert!(check_uploaded(&ours("med_photo"), MediaKind::Image, false, Some(l), "image.id").is_ok());
-        let e = check_uploaded(&ours("med_photo"), MediaKind::Sticker, false, Some(l), "sticker.id").unwrap_err();
+        assert!(
+            check_uploaded(
+                &ours(&med("photo").to_string()),
+                MediaKind::Image,
+                false,
+                Some(l),
+                "image.id"
+            )
+            .is_ok()
+        );
+        let e = check_uploaded(
+            &ours(&med("photo").to_string()),
+            MediaKind::Sticker,
+            false,
+            Some(l),
+            "sticker.id",
+        )
+        .unwrap_err();
         assert_eq!(e.code(), "unsupported_media_type");
         assert!(e.message().contains("image/jpeg"), "{}", e.message());
-        let e = check_uploaded(&ours("med_big"), MediaKind::Image, false, Some(l), "image.id").unwrap_err();
+        let e = check_uploaded(
+            &ours(&med("big").to_string()),
+            MediaKind::Image,
+            false,
+            Some(l),
+            "image.id",
+        )
+        .unwrap_err();
         assert_eq!(e.code(), "media_too_large");
-        assert!(e.message().contains("6.0 MB") && e.message().contains("5.0 MB"), "{}", e.message());
-        assert!(check_uploaded(&ours("med_voice"), MediaKind::Audio, false, Some(l), "audio.id").is_ok());
-        let e = check_uploaded(&ours("med_sticker"), MediaKind::Sticker, false, Some(l), "sticker.id").unwrap_err();
+        assert!(
+            e.message().contains("6.0 MB") && e.message().contains("5.0 MB"),
+            "{}",
+            e.message()
+        );
+        assert!(
+            check_uploaded(
+                &ours(&med("voice").to_string()),
+                MediaKind::Audio,
+                false,
+                Some(l),
+                "audio.id"
+            )
+            .is_ok()
+        );
+        let e = check_uploaded(
+            &ours(&med("sticker").to_string()),
+            MediaKind::Sticker,
+            false,
+            Some(l),
+            "sticker.id",
+        )
+        .unwrap_err();
         assert_eq!(e.code(), "media_too_large");
-        let e = check_uploaded(&ours("med_photo"), MediaKind::Document, true, Some(l), "h").unwrap_err();
+        let e = check_uploaded(
+            &ours(&med("photo").to_string()),
+            MediaKind::Document,
+            true,
+            Some(l),
+            "h",
+        )
+        .unwrap_err();
         assert_eq!(e.code(), "unsupported_media_type");
-        assert!(check_uploaded(&ours("med_photo"), MediaKind::Document, false, Some(l), "d").is_ok());
-        let e = check_uploaded(&ours("med_gone"), MediaKind::Image, false, Some(l), "image.id").unwrap_err();
+        assert!(
+            check_uploaded(
+                &ours(&med("photo").to_string()),
+                MediaKind::Document,
+                false,
+                Some(l),
+                "d"
+            )
+            .is_ok()
+        );
+        let e = check_uploaded(
+            &ours(&med("gone").to_string()),
+            MediaKind::Image,
+            false,
+            Some(l),
+            "image.id",
+        )
+        .unwrap_err();
         assert_eq!(e.code(), "media_not_found");
         // Provider ids, links and a missing hook are not checked.
-        assert!(check_uploaded(&ours("12345"), MediaKind::Image, false, Some(l), "x").unwrap().is_none());
-        assert!(check_uploaded(&ours("med_gone"), MediaKind::Image, false, None, "x").unwrap().is_none());
+        assert!(
+            check_uploaded(&ours("12345"), MediaKind::Image, false, Some(l), "x")
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            check_uploaded(
+                &ours(&med("gone").to_string()),
+                MediaKind::Image,
+                false,
+                None,
+                "x"
+            )
+            .unwrap()
+            .is_none()
+        );
     }
 
     #[test]

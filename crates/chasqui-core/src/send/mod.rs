@@ -45,6 +45,6 @@ pub use validate::{
 };
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod examples;
+#[cfg(test)]
+mod tests;

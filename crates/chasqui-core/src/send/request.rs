@@ -230,7 +230,10 @@ impl SendRequest {
         if self.kind != SendKind::Template {
             return None;
         }
-        self.content.get("name").and_then(Value::as_str).map(str::trim)
+        self.content
+            .get("name")
+            .and_then(Value::as_str)
+            .map(str::trim)
     }
 
     /// The `to` number parsed as [`validate`](super::validate) will parse it, so the caller can
@@ -271,10 +274,19 @@ fn recipient(root: &Obj<'_>) -> Result<RecipientInput> {
         let to = match to {
             Value::String(s) => s.clone(),
             Value::Number(n) if n.is_u64() => n.to_string(),
-            other => return Err(wrong_type("to", "a string such as \"+5491123456789\"", other)),
+            other => {
+                return Err(wrong_type(
+                    "to",
+                    "a string such as \"+5491123456789\"",
+                    other,
+                ));
+            }
         };
         if to.trim().is_empty() {
-            return Err(empty("to", "give the customer's phone number, e.g. +5491123456789"));
+            return Err(empty(
+                "to",
+                "give the customer's phone number, e.g. +5491123456789",
+            ));
         }
         return Ok(RecipientInput::Phone(to));
     }
@@ -390,7 +402,9 @@ fn content_hint(kind: SendKind) -> String {
         SendKind::Image | SendKind::Video | SendKind::Audio | SendKind::Sticker => {
             "{\"link\": \"https://…\"} or {\"id\": \"med_…\"}"
         }
-        SendKind::Document => "{\"link\": \"https://…/factura.pdf\", \"filename\": \"factura.pdf\"}",
+        SendKind::Document => {
+            "{\"link\": \"https://…/factura.pdf\", \"filename\": \"factura.pdf\"}"
+        }
         SendKind::Location => "{\"latitude\": -34.6, \"longitude\": -58.38}",
         SendKind::Contacts => "[{\"name\": {\"formatted_name\": \"…\"}, \"phones\": […]}]",
         SendKind::Interactive => "{\"type\": \"button\", \"body\": {…}, \"action\": {…}}",
@@ -428,7 +442,11 @@ pub(crate) fn parse_phone(input: &str, region: Option<RegionCode>) -> Result<Pho
         None => " Write it with + and the country code, e.g. +54 9 11 2345-6789.".to_owned(),
     };
     let text = err.to_string();
-    let text = text.split(" (did you mean").next().unwrap_or(&text).to_owned();
+    let text = text
+        .split(" (did you mean")
+        .next()
+        .unwrap_or(&text)
+        .to_owned();
     Err(SendValidationError::new(
         SendErrorKind::Phone(err),
         "to",
@@ -441,6 +459,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    #[allow(clippy::needless_pass_by_value)] // test helper: takes `json!(…)` literals
     fn err(v: Value) -> (String, String) {
         let e = SendRequest::from_value(&v).unwrap_err();
         (e.code().to_owned(), e.field().to_owned())
@@ -457,18 +476,40 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(req.channel_id, Some(chn));
-        assert_eq!(req.recipient, RecipientInput::Phone("+5491123456789".into()));
+        assert_eq!(
+            req.recipient,
+            RecipientInput::Phone("+5491123456789".into())
+        );
         assert_eq!(req.kind, SendKind::Text);
         assert_eq!(req.content, json!({"body": "Hola"}));
-        assert_eq!(req.reply_to, Some(MessageRef::Provider("wamid.ABC=".into())));
+        assert_eq!(
+            req.reply_to,
+            Some(MessageRef::Provider("wamid.ABC=".into()))
+        );
         assert_eq!(req.biz_opaque_callback_data.as_deref(), Some("booking-42"));
         let by_contact = ContactId::new();
-        let req = SendRequest::from_value(&json!({"contact_id": by_contact.to_string(), "text": {"body": "x"}})).unwrap();
+        let req = SendRequest::from_value(
+            &json!({"contact_id": by_contact.to_string(), "text": {"body": "x"}}),
+        )
+        .unwrap();
         assert_eq!(req.recipient, RecipientInput::Contact(by_contact));
-        assert_eq!(req.kind, SendKind::Text, "type inferred from the one object");
-        let req = SendRequest::from_value(&json!({"recipient": "US.ENT.1349120865530274", "type": "text", "text": {"body": "x"}})).unwrap();
-        assert_eq!(req.recipient, RecipientInput::Bsuid("US.ENT.1349120865530274".into()));
-        let req = SendRequest::from_value(&json!({"to": 5491123456789u64, "type": "template", "template": {"name": " promo "}})).unwrap();
+        assert_eq!(
+            req.kind,
+            SendKind::Text,
+            "type inferred from the one object"
+        );
+        let req = SendRequest::from_value(
+            &json!({"recipient": "US.ENT.1349120865530274", "type": "text", "text": {"body": "x"}}),
+        )
+        .unwrap();
+        assert_eq!(
+            req.recipient,
+            RecipientInput::Bsuid("US.ENT.1349120865530274".into())
+        );
+        let req = SendRequest::from_value(
+            &json!({"to": 5491123456789u64, "type": "template", "template": {"name": " promo "}}),
+        )
+        .unwrap();
         assert_eq!(req.template_name(), Some("promo"));
     }
 
@@ -480,13 +521,22 @@ mod tests {
             err(json!({"to": "+1", "type": "text", "text": text, "colour": 1})),
             ("unknown_field".into(), "colour".into())
         );
-        assert_eq!(err(json!({"type": "text", "text": text})), ("recipient_required".into(), "to".into()));
+        assert_eq!(
+            err(json!({"type": "text", "text": text})),
+            ("recipient_required".into(), "to".into())
+        );
         assert_eq!(
             err(json!({"to": "+1", "contact_id": "con_x", "type": "text", "text": text})),
             ("conflicting_fields".into(), "contact_id".into())
         );
-        assert_eq!(err(json!({"to": " ", "text": text})), ("empty_value".into(), "to".into()));
-        assert_eq!(err(json!({"to": true, "text": text})), ("wrong_type".into(), "to".into()));
+        assert_eq!(
+            err(json!({"to": " ", "text": text})),
+            ("empty_value".into(), "to".into())
+        );
+        assert_eq!(
+            err(json!({"to": true, "text": text})),
+            ("wrong_type".into(), "to".into())
+        );
         assert_eq!(
             err(json!({"contact_id": "ten_0", "text": text})),
             ("invalid_contact_id".into(), "contact_id".into())
@@ -503,9 +553,18 @@ mod tests {
             err(json!({"to": "1", "type": "poll", "poll": {}})),
             ("unknown_field".into(), "poll".into())
         );
-        assert_eq!(err(json!({"to": "1", "type": "poll"})), ("unsupported_type".into(), "type".into()));
-        assert_eq!(err(json!({"to": "1", "type": "text"})), ("missing_field".into(), "text".into()));
-        assert_eq!(err(json!({"to": "1"})), ("missing_field".into(), "type".into()));
+        assert_eq!(
+            err(json!({"to": "1", "type": "poll"})),
+            ("unsupported_type".into(), "type".into())
+        );
+        assert_eq!(
+            err(json!({"to": "1", "type": "text"})),
+            ("missing_field".into(), "text".into())
+        );
+        assert_eq!(
+            err(json!({"to": "1"})),
+            ("missing_field".into(), "type".into())
+        );
         assert_eq!(
             err(json!({"to": "1", "text": text, "image": {"link": "https://x.example/a.jpg"}})),
             ("missing_field".into(), "type".into())
@@ -538,10 +597,12 @@ mod tests {
 
     #[test]
     fn serde_keeps_the_field_in_the_message() {
-        let e = serde_json::from_value::<SendRequest>(json!({"to": "1", "type": "text"})).unwrap_err();
+        let e =
+            serde_json::from_value::<SendRequest>(json!({"to": "1", "type": "text"})).unwrap_err();
         assert!(e.to_string().contains("field `text`"), "{e}");
         let ok: SendRequest =
-            serde_json::from_value(json!({"to": "1", "type": "text", "text": {"body": "x"}})).unwrap();
+            serde_json::from_value(json!({"to": "1", "type": "text", "text": {"body": "x"}}))
+                .unwrap();
         assert_eq!(ok.kind, SendKind::Text);
     }
 
@@ -553,11 +614,19 @@ mod tests {
         assert_eq!(p("011 15-2345-6789", ar).unwrap(), "+5491123456789");
         assert_eq!(p("+54 9 11 2345-6789", None).unwrap(), "+5491123456789");
         assert_eq!(p("5491123456789", None).unwrap(), "+5491123456789");
-        assert_eq!(p("16505551234", ar).unwrap(), "+16505551234", "Cloud-API style digits");
+        assert_eq!(
+            p("16505551234", ar).unwrap(),
+            "+16505551234",
+            "Cloud-API style digits"
+        );
         assert_eq!(p("(650) 555-1234", us).unwrap(), "+16505551234");
         let e = parse_phone("12345", ar).unwrap_err();
         assert_eq!(e.field(), "to");
-        assert!(e.message().starts_with("`to` (`12345`):"), "{}", e.message());
+        assert!(
+            e.message().starts_with("`to` (`12345`):"),
+            "{}",
+            e.message()
+        );
         let e = parse_phone("1123456789", None).unwrap_err();
         assert_eq!(e.code(), "missing_country_code");
         let e = parse_phone("hola", ar).unwrap_err();
@@ -568,7 +637,9 @@ mod tests {
     fn bsuids() {
         assert!(is_bsuid("US.13491208655302741918"));
         assert!(is_bsuid("AR.ENT.99"));
-        for bad in ["", "US", "US.", "us.123", "USA.1", "US.1.2", "US.ENT.", "US.12 3"] {
+        for bad in [
+            "", "US", "US.", "us.123", "USA.1", "US.1.2", "US.ENT.", "US.12 3",
+        ] {
             assert!(!is_bsuid(bad), "{bad}");
         }
     }

@@ -11,7 +11,7 @@ use super::interactive::interactive;
 use super::json::{Obj, strip_nulls};
 use super::media::{MediaKind, check_uploaded, parse_source};
 use super::request::{RecipientInput, SendKind, SendRequest, parse_phone};
-use crate::ids::{ChannelId, ContactId, MessageId};
+use crate::ids::{ChannelId, ContactId, MediaId, MessageId};
 use crate::phone::{PhoneE164, WaId, send_to};
 use crate::template::{
     ComponentTarget, ParamValue, RenderedTemplate, TemplateCategory, TemplateMessage, prepare,
@@ -57,7 +57,7 @@ pub struct LocalRef {
 #[serde(tag = "kind", content = "id", rename_all = "snake_case")]
 pub enum LocalTarget {
     /// Our uploaded media (`med_…`).
-    Media(String),
+    Media(MediaId),
     /// Our message (`msg_…`).
     Message(MessageId),
 }
@@ -125,12 +125,18 @@ pub fn validate(req: &SendRequest, ctx: &ValidationContext<'_>) -> Result<Valida
             let (c, body) = content::text(&Obj::of(&req.content, key)?)?;
             (c, body.clone(), vec![body])
         }
-        SendKind::Image | SendKind::Audio | SendKind::Video | SendKind::Document | SendKind::Sticker => {
-            media_message(req.kind, &req.content, ctx, &mut local_refs)?
-        }
+        SendKind::Image
+        | SendKind::Audio
+        | SendKind::Video
+        | SendKind::Document
+        | SendKind::Sticker => media_message(req.kind, &req.content, ctx, &mut local_refs)?,
         SendKind::Location => {
             let (c, texts) = content::location(&Obj::of(&req.content, key)?)?;
-            (c, labelled("[location]", texts.first().map(String::as_str)), texts)
+            (
+                c,
+                labelled("[location]", texts.first().map(String::as_str)),
+                texts,
+            )
         }
         SendKind::Contacts => {
             let (c, names) = content::contacts(&req.content, key)?;
@@ -139,10 +145,7 @@ pub fn validate(req: &SendRequest, ctx: &ValidationContext<'_>) -> Result<Valida
         SendKind::Interactive => {
             let i = interactive(&Obj::of(&req.content, key)?)?;
             interactive_type = Some(i.kind);
-            let preview = i
-                .body
-                .clone()
-                .unwrap_or_else(|| format!("[{}]", i.kind));
+            let preview = i.body.clone().unwrap_or_else(|| format!("[{}]", i.kind));
             (i.content, preview, i.texts)
         }
         SendKind::Reaction => {
@@ -164,7 +167,11 @@ pub fn validate(req: &SendRequest, ctx: &ValidationContext<'_>) -> Result<Valida
             {
                 return Err(SendValidationError::new(
                     SendErrorKind::BsuidNotSupported,
-                    if contact_id.is_some() { "contact_id" } else { "recipient" },
+                    if contact_id.is_some() {
+                        "contact_id"
+                    } else {
+                        "recipient"
+                    },
                     "WhatsApp does not deliver authentication templates to a business-scoped user id \
                      (Meta 131062): send the code to the customer's phone number with `to`.",
                 ));
@@ -352,7 +359,9 @@ fn media_message(
     }
     obj.allow(allowed)?;
     let source = parse_source(&obj, key)?;
-    let caption = obj.text("caption", MAX_CAPTION_CHARS, "")?.map(str::to_owned);
+    let caption = obj
+        .text("caption", MAX_CAPTION_CHARS, "")?
+        .map(str::to_owned);
     let filename = obj.text("filename", 255, "")?.map(str::to_owned);
     let info = check_uploaded(&source, media_kind, false, ctx.media, &obj.field("id"))?;
     let mut content = strip_nulls(value);
@@ -368,7 +377,7 @@ fn media_message(
     if let Some(id) = source.our_id() {
         local_refs.push(LocalRef {
             pointer: format!("/{key}/id"),
-            target: LocalTarget::Media(id.to_owned()),
+            target: LocalTarget::Media(id),
         });
     }
     let label = format!("[{key}]");
@@ -382,7 +391,11 @@ fn media_message(
 
 /// The `template` object to send: the template's exact language code, and the components that
 /// carry values (empty ones dropped), with our media ids recorded for the sender.
-fn template_content(message: &TemplateMessage, language: &str, local_refs: &mut Vec<LocalRef>) -> Value {
+fn template_content(
+    message: &TemplateMessage,
+    language: &str,
+    local_refs: &mut Vec<LocalRef>,
+) -> Value {
     let mut language_obj = json!({ "code": language });
     if let Some(policy) = &message.policy {
         language_obj["policy"] = json!(policy);
@@ -405,7 +418,7 @@ fn template_content(message: &TemplateMessage, language: &str, local_refs: &mut 
             if let Some(id) = source.our_id() {
                 local_refs.push(LocalRef {
                     pointer: format!("/template/components/{index}/parameters/{j}/{key}/id"),
-                    target: LocalTarget::Media(id.to_owned()),
+                    target: LocalTarget::Media(id),
                 });
             }
         }

@@ -12,7 +12,10 @@ use crate::send::json::chars;
 use crate::send::media::{MediaKind, check_uploaded};
 
 use super::model::{Button, ButtonKind, ButtonParam, HeaderFormat, ParameterFormat, Template};
-use super::params::{ComponentParams, ComponentTarget, Param, ParamValue, TemplateMessage, TemplateParams, normalize_language};
+use super::params::{
+    ComponentParams, ComponentTarget, Param, ParamValue, TemplateMessage, TemplateParams,
+    normalize_language,
+};
 use super::placeholder::Placeholder;
 use super::render::{RenderedTemplate, render_checked};
 
@@ -43,12 +46,8 @@ pub enum LanguageFallback {
 /// variants (from `available`, sorted), then English (`en`, `en_US`, `en_GB`).
 pub fn fallback_chain(language: &str, available: &[&str]) -> Vec<String> {
     let language = normalize_language(language);
-    let base = language
-        .split('_')
-        .next()
-        .unwrap_or(&language)
-        .to_owned();
-    let mut chain = vec![language.clone(), base.clone()];
+    let base = language.split('_').next().unwrap_or(&language).to_owned();
+    let mut chain = vec![language, base.clone()];
     let mut siblings: Vec<String> = available
         .iter()
         .map(|l| normalize_language(l))
@@ -106,7 +105,10 @@ pub fn find_template<'a>(
     message: &TemplateMessage,
     fallback: LanguageFallback,
 ) -> Result<&'a Template> {
-    let named: Vec<&Template> = templates.iter().filter(|t| t.name == message.name).collect();
+    let named: Vec<&Template> = templates
+        .iter()
+        .filter(|t| t.name == message.name)
+        .collect();
     if named.is_empty() {
         return Err(not_found(templates, message));
     }
@@ -311,7 +313,11 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn header(&self, given: Option<&ComponentParams>, media: Option<&dyn MediaLookup>) -> Result<()> {
+    fn header(
+        &self,
+        given: Option<&ComponentParams>,
+        media: Option<&dyn MediaLookup>,
+    ) -> Result<()> {
         let t = self.template;
         let Some(header) = t.header() else {
             return match given {
@@ -324,8 +330,14 @@ impl Ctx<'_> {
                 let expected = t.header_placeholders();
                 return self.text_params(given, &expected, "header", TextRule::Header);
             }
-            HeaderFormat::Image => ("image", "{\"type\": \"image\", \"image\": {\"link\": \"https://…\"}}"),
-            HeaderFormat::Video => ("video", "{\"type\": \"video\", \"video\": {\"link\": \"https://…\"}}"),
+            HeaderFormat::Image => (
+                "image",
+                "{\"type\": \"image\", \"image\": {\"link\": \"https://…\"}}",
+            ),
+            HeaderFormat::Video => (
+                "video",
+                "{\"type\": \"video\", \"video\": {\"link\": \"https://…\"}}",
+            ),
             HeaderFormat::Document => (
                 "document",
                 "{\"type\": \"document\", \"document\": {\"link\": \"https://…/file.pdf\", \"filename\": \"file.pdf\"}}",
@@ -352,17 +364,20 @@ impl Ctx<'_> {
         self.count(c, 1, "header")?;
         let p = &c.parameters[0];
         if p.value.type_name() != wanted {
-            return Err(param_type(p, &[wanted], &format!("the template's header is {wanted}")));
+            return Err(param_type(
+                p,
+                &[wanted],
+                &format!("the template's header is {wanted}"),
+            ));
         }
-        let (kind, pdf_only) = match &p.value {
-            ParamValue::Image(_) => (MediaKind::Image, false),
-            ParamValue::Video(_) => (MediaKind::Video, false),
-            ParamValue::Document(..) => (MediaKind::Document, true),
+        let (source, kind, pdf_only) = match &p.value {
+            ParamValue::Image(s) => (s, MediaKind::Image, false),
+            ParamValue::Video(s) => (s, MediaKind::Video, false),
+            ParamValue::Document(s, _) => (s, MediaKind::Document, true),
             _ => return Ok(()),
         };
-        if let ParamValue::Image(source) | ParamValue::Video(source) | ParamValue::Document(source, _) = &p.value {
-            check_uploaded(source, kind, pdf_only, media, &format!("{}.{wanted}.id", p.path))?;
-        }
+        let path = format!("{}.{wanted}.id", p.path);
+        check_uploaded(source, kind, pdf_only, media, &path)?;
         Ok(())
     }
 
@@ -428,7 +443,11 @@ impl Ctx<'_> {
         let mut seen: Vec<&str> = Vec::new();
         for p in &c.parameters {
             if !allowed.contains(&p.value.type_name()) {
-                return Err(param_type(p, allowed, &format!("{what} parameters are text")));
+                return Err(param_type(
+                    p,
+                    allowed,
+                    &format!("{what} parameters are text"),
+                ));
             }
             self.param_name(p, expected, &mut seen)?;
             match &p.value {
@@ -451,7 +470,12 @@ impl Ctx<'_> {
 
     /// A named template needs `parameter_name` on each value, naming one of its placeholders
     /// once; a positional one must not have it.
-    fn param_name<'p>(&self, p: &'p Param, expected: &[Placeholder], seen: &mut Vec<&'p str>) -> Result<()> {
+    fn param_name<'p>(
+        &self,
+        p: &'p Param,
+        expected: &[Placeholder],
+        seen: &mut Vec<&'p str>,
+    ) -> Result<()> {
         let path = format!("{}.parameter_name", p.path);
         match (&p.name, self.named) {
             (None, false) => Ok(()),
@@ -474,7 +498,9 @@ impl Ctx<'_> {
                 ),
             )),
             (Some(n), true) => {
-                let known = expected.iter().any(|e| matches!(e, Placeholder::Named(x) if x == n));
+                let known = expected
+                    .iter()
+                    .any(|e| matches!(e, Placeholder::Named(x) if x == n));
                 if !known {
                     return Err(SendValidationError::new(
                         SendErrorKind::TemplateParameterName,
@@ -526,7 +552,10 @@ impl Ctx<'_> {
                 continue;
             }
             let what = button.describe(*index);
-            let Some(expected_sub) = button.sub_type().filter(|_| button.param() != ButtonParam::None) else {
+            let Some(expected_sub) = button
+                .sub_type()
+                .filter(|_| button.param() != ButtonParam::None)
+            else {
                 let why = if button.kind == ButtonKind::Url {
                     "has a fixed URL and takes no parameter"
                 } else {
@@ -535,7 +564,10 @@ impl Ctx<'_> {
                 return Err(SendValidationError::new(
                     SendErrorKind::TemplateButtonMismatch,
                     c.path.clone(),
-                    format!("In template `{}`, {what} {why}: remove this component.", t.name),
+                    format!(
+                        "In template `{}`, {what} {why}: remove this component.",
+                        t.name
+                    ),
                 ));
             };
             if sub_type != expected_sub {
@@ -561,7 +593,9 @@ impl Ctx<'_> {
                     "the one-time password",
                     "{\"type\": \"text\", \"text\": \"123456\"}",
                 ),
-                ButtonParam::RequiredText => ("its URL suffix", "{\"type\": \"text\", \"text\": \"…\"}"),
+                ButtonParam::RequiredText => {
+                    ("its URL suffix", "{\"type\": \"text\", \"text\": \"…\"}")
+                }
                 ButtonParam::RequiredCouponCode => (
                     "the coupon code",
                     "{\"type\": \"coupon_code\", \"coupon_code\": \"…\"}",
@@ -609,7 +643,10 @@ impl Ctx<'_> {
         SendValidationError::new(
             SendErrorKind::TemplateComponentUnknown,
             c.path.clone(),
-            format!("Template `{}` {why}: remove this component.", self.template.name),
+            format!(
+                "Template `{}` {why}: remove this component.",
+                self.template.name
+            ),
         )
     }
 }
@@ -661,7 +698,9 @@ fn text_value_at(path: &str, text: &str, rule: TextRule) -> Result<()> {
         )
     };
     if text.trim().is_empty() {
-        return Err(invalid("is empty: WhatsApp refuses empty parameters; give a value"));
+        return Err(invalid(
+            "is empty: WhatsApp refuses empty parameters; give a value",
+        ));
     }
     if text.contains(['\n', '\r', '\t']) {
         let fix = if rule == TextRule::Header {
@@ -683,7 +722,9 @@ fn button_value(button: &Button, p: &Param) -> Result<()> {
     let (wanted, why) = match button.param() {
         ButtonParam::OptionalPayload => ("payload", "quick-reply buttons take a `payload`"),
         ButtonParam::RequiredText => ("text", "this button takes a `text`"),
-        ButtonParam::RequiredCouponCode => ("coupon_code", "copy-code buttons take a `coupon_code`"),
+        ButtonParam::RequiredCouponCode => {
+            ("coupon_code", "copy-code buttons take a `coupon_code`")
+        }
         ButtonParam::OptionalAction | ButtonParam::RequiredAction => {
             ("action", "this button takes an `action`")
         }
@@ -735,7 +776,10 @@ fn code_value(path: &str, code: &str, what: &str) -> Result<()> {
         return Err(SendValidationError::new(
             SendErrorKind::TemplateParameterInvalid,
             path,
-            format!("{} is {n} characters long; a {what} has at most {MAX_CODE_CHARS}.", name(path)),
+            format!(
+                "{} is {n} characters long; a {what} has at most {MAX_CODE_CHARS}.",
+                name(path)
+            ),
         ));
     }
     Ok(())
@@ -752,13 +796,19 @@ mod tests {
             vec!["es_AR", "es", "es_MX", "en", "en_US", "en_GB"]
         );
         assert_eq!(fallback_chain("en_US", &[]), vec!["en_US", "en", "en_GB"]);
-        assert_eq!(fallback_chain("fr", &["fr_CA"]), vec!["fr", "fr_CA", "en", "en_US", "en_GB"]);
+        assert_eq!(
+            fallback_chain("fr", &["fr_CA"]),
+            vec!["fr", "fr_CA", "en", "en_US", "en_GB"]
+        );
     }
 
     #[test]
     fn distances() {
         assert_eq!(edit_distance("confirmacion_turno", "confirmacion_turno"), 0);
-        assert_eq!(edit_distance("confirmacion_turno", "confirmacion_turnos"), 1);
+        assert_eq!(
+            edit_distance("confirmacion_turno", "confirmacion_turnos"),
+            1
+        );
         assert_eq!(edit_distance("abc", "xyz"), 3);
     }
 }

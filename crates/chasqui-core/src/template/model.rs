@@ -335,7 +335,11 @@ impl Button {
 
     /// Whether this is a URL button whose address ends in a `{{1}}` suffix.
     pub fn has_dynamic_url(&self) -> bool {
-        self.kind == ButtonKind::Url && self.url.as_deref().is_some_and(|u| !placeholders(u).is_empty())
+        self.kind == ButtonKind::Url
+            && self
+                .url
+                .as_deref()
+                .is_some_and(|u| !placeholders(u).is_empty())
     }
 
     /// What this button needs in each message.

@@ -4,7 +4,9 @@
 use serde_json::{Map, Value, json};
 
 use crate::send::MediaSource;
-use crate::send::error::{Result, invalid_format, invalid_value, missing, name as quote, wrong_type};
+use crate::send::error::{
+    Result, invalid_format, invalid_value, missing, name as quote, wrong_type,
+};
 use crate::send::json::{Obj, at, strip_nulls};
 use crate::send::media::parse_source;
 
@@ -223,7 +225,8 @@ impl TemplateMessage {
                 ),
             ));
         }
-        let params = TemplateParams::from_components(obj.get("components"), &obj.field("components"))?;
+        let params =
+            TemplateParams::from_components(obj.get("components"), &obj.field("components"))?;
         Ok(Self {
             name,
             language: normalize_language(language),
@@ -346,7 +349,12 @@ fn button_index(obj: &Obj<'_>) -> Result<usize> {
             &path,
             "the button's position in the template, from \"0\"",
         )),
-        Some(Value::String(s)) => s.trim().parse::<usize>().ok().filter(|i| *i < 10).ok_or_else(bad),
+        Some(Value::String(s)) => s
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|i| *i < 10)
+            .ok_or_else(bad),
         Some(Value::Number(n)) => n
             .as_u64()
             .and_then(|i| usize::try_from(i).ok())
@@ -376,17 +384,27 @@ fn param(value: &Value, path: &str) -> Result<Param> {
     let value = match kind {
         "text" => ParamValue::Text(obj.req_str("text", "the value")?.to_owned()),
         "payload" => ParamValue::Payload(
-            obj.req_str("payload", "the text your app receives when the button is tapped")?
-                .to_owned(),
+            obj.req_str(
+                "payload",
+                "the text your app receives when the button is tapped",
+            )?
+            .to_owned(),
         ),
         "coupon_code" => {
             ParamValue::CouponCode(obj.req_str("coupon_code", "the code to copy")?.to_owned())
         }
         "currency" => {
-            let c = sub_obj(&obj, "currency", "{\"fallback_value\", \"code\", \"amount_1000\"}")?;
+            let c = sub_obj(
+                &obj,
+                "currency",
+                "{\"fallback_value\", \"code\", \"amount_1000\"}",
+            )?;
             c.allow(&["fallback_value", "code", "amount_1000"])?;
             let fallback_value = c
-                .req_str("fallback_value", "the amount as the customer reads it, e.g. `$100.99`")?
+                .req_str(
+                    "fallback_value",
+                    "the amount as the customer reads it, e.g. `$100.99`",
+                )?
                 .to_owned();
             let code = c.req_str("code", "the ISO 4217 currency code, e.g. `ARS`")?;
             if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
@@ -400,11 +418,19 @@ fn param(value: &Value, path: &str) -> Result<Param> {
             }
             let amount_path = c.field("amount_1000");
             let amount_1000 = match c.get("amount_1000") {
-                None => return Err(missing(&amount_path, "the amount × 1000, e.g. 100990 for 100.99")),
+                None => {
+                    return Err(missing(
+                        &amount_path,
+                        "the amount × 1000, e.g. 100990 for 100.99",
+                    ));
+                }
                 Some(Value::Number(n)) => n.as_i64().ok_or_else(|| {
                     invalid_format(
                         &amount_path,
-                        format!("{} must be a whole number (the amount × 1000).", quote(&amount_path)),
+                        format!(
+                            "{} must be a whole number (the amount × 1000).",
+                            quote(&amount_path)
+                        ),
                     )
                 })?,
                 Some(other) => return Err(wrong_type(&amount_path, "a whole number", other)),
@@ -452,7 +478,11 @@ fn param(value: &Value, path: &str) -> Result<Param> {
             }
         }
         "location" => {
-            let l = sub_obj(&obj, "location", "{\"latitude\", \"longitude\", \"name\", \"address\"}")?;
+            let l = sub_obj(
+                &obj,
+                "location",
+                "{\"latitude\", \"longitude\", \"name\", \"address\"}",
+            )?;
             let (latitude, longitude, name, address) = crate::send::location_fields(&l)?;
             ParamValue::Location {
                 latitude,

@@ -129,7 +129,9 @@ pub(crate) fn render_checked(template: &Template, params: &TemplateParams) -> Re
     let header_params = given(&|t| *t == ComponentTarget::Header);
     let body_params = given(&|t| *t == ComponentTarget::Body);
     let header = template.header().and_then(|h| {
-        let first = header_params.and_then(|c| c.parameters.first()).map(|p| &p.value);
+        let first = header_params
+            .and_then(|c| c.parameters.first())
+            .map(|p| &p.value);
         let media = |v: Option<&ParamValue>| match v {
             Some(ParamValue::Image(s) | ParamValue::Video(s) | ParamValue::Document(s, _)) => {
                 Some(s.clone())

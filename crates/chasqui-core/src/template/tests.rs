@@ -5,6 +5,8 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use super::*;
+use crate::ids::MediaId;
+use crate::send::media::med;
 use crate::send::{MediaInfo, MediaLookup, MediaSource};
 
 /// `confirmacion_turno` (es_AR): 3 body params and a URL button with a dynamic suffix.
@@ -103,6 +105,7 @@ fn promo() -> Template {
     .unwrap()
 }
 
+#[allow(clippy::needless_pass_by_value)] // test helper: takes `json!(…)` literals
 fn booking_send(components: Value) -> Value {
     json!({"name": "confirmacion_turno", "language": {"code": "es_AR"}, "components": components})
 }
@@ -139,6 +142,7 @@ fn message(v: &Value) -> TemplateMessage {
 }
 
 /// Runs the whole preparation and returns the error's (code, field).
+#[allow(clippy::needless_pass_by_value)] // test helper: takes `json!(…)` literals
 fn fails(templates: &[Template], v: Value) -> (String, String) {
     let e = match TemplateMessage::from_json(&v, "template") {
         Err(e) => e,
@@ -205,9 +209,17 @@ fn meta_shapes_round_trip() {
     assert_eq!(t.status, TemplateStatus::InAppeal);
     assert_eq!(t.category, TemplateCategory::Other("TRANSACTIONAL".into()));
     assert_eq!(t.body_text().as_deref(), Some("Hi"));
-    assert_eq!(serde_json::to_value(&t).unwrap()["status"], json!("IN_APPEAL"));
-    assert!(serde_json::from_value::<Template>(json!({"name": "x", "language": "en", "status": "APPROVED",
-        "category": "UTILITY", "components": [{"text": "no type"}]})).is_err());
+    assert_eq!(
+        serde_json::to_value(&t).unwrap()["status"],
+        json!("IN_APPEAL")
+    );
+    assert!(
+        serde_json::from_value::<Template>(
+            json!({"name": "x", "language": "en", "status": "APPROVED",
+        "category": "UTILITY", "components": [{"text": "no type"}]})
+        )
+        .is_err()
+    );
 }
 
 #[test]
@@ -223,16 +235,25 @@ fn derived_parameters() {
     assert_eq!(inferred.parameter_format(), ParameterFormat::Named);
     assert_eq!(
         promo().body_placeholders(),
-        vec![Placeholder::Named("first_name".into()), Placeholder::Named("discount".into())]
+        vec![
+            Placeholder::Named("first_name".into()),
+            Placeholder::Named("discount".into())
+        ]
     );
     assert_eq!(promo().buttons()[1].param(), ButtonParam::None, "fixed URL");
     assert_eq!(promo().buttons()[2].sub_type(), None);
-    assert_eq!(otp_created().body_placeholders(), vec![Placeholder::Positional(1)]);
+    assert_eq!(
+        otp_created().body_placeholders(),
+        vec![Placeholder::Positional(1)]
+    );
     assert_eq!(
         otp_created().body_text().as_deref(),
         Some("*{{1}}* is your verification code. For your security, do not share this code.")
     );
-    assert_eq!(otp_created().footer_text().as_deref(), Some("This code expires in 10 minutes."));
+    assert_eq!(
+        otp_created().footer_text().as_deref(),
+        Some("This code expires in 10 minutes.")
+    );
     assert!(TemplateStatus::Flagged.is_sendable());
     assert!(!TemplateStatus::Paused.is_sendable());
     assert_eq!(normalize_language(" es-ar "), "es_AR");
@@ -247,34 +268,60 @@ fn renders_the_booking_confirmation_as_the_customer_sees_it() {
     let t = booking();
     let m = message(&booking_send(booking_ok()));
     let r = render(&t, &m.params).unwrap();
-    assert_eq!(r.header, Some(RenderedHeader::Text { text: "Turno confirmado".into() }));
+    assert_eq!(
+        r.header,
+        Some(RenderedHeader::Text {
+            text: "Turno confirmado".into()
+        })
+    );
     assert_eq!(
         r.body,
         "Hola Ana, tu turno en Taller Centro quedó confirmado para el martes 12/05 a las 10:30. Si no podés venir, avisanos."
     );
-    assert_eq!(r.footer.as_deref(), Some("Taller Centro · Av. Corrientes 1234"));
+    assert_eq!(
+        r.footer.as_deref(),
+        Some("Taller Centro · Av. Corrientes 1234")
+    );
     assert_eq!(r.buttons.len(), 2);
-    assert_eq!(r.buttons[0].url.as_deref(), Some("https://turnos.example.com/t/AB12"));
+    assert_eq!(
+        r.buttons[0].url.as_deref(),
+        Some("https://turnos.example.com/t/AB12")
+    );
     assert_eq!(r.buttons[1].payload.as_deref(), Some("Cancelar turno"));
     assert_eq!(
         r.text(),
         "Turno confirmado\nHola Ana, tu turno en Taller Centro quedó confirmado para el martes 12/05 a las 10:30. Si no podés venir, avisanos.\nTaller Centro · Av. Corrientes 1234\nVer turno\nCancelar turno"
     );
     let json = serde_json::to_value(&r).unwrap();
-    assert_eq!(json["header"], json!({"type": "text", "text": "Turno confirmado"}));
-    assert_eq!(json["buttons"][0], json!({"type": "URL", "text": "Ver turno", "url": "https://turnos.example.com/t/AB12"}));
+    assert_eq!(
+        json["header"],
+        json!({"type": "text", "text": "Turno confirmado"})
+    );
+    assert_eq!(
+        json["buttons"][0],
+        json!({"type": "URL", "text": "Ver turno", "url": "https://turnos.example.com/t/AB12"})
+    );
 }
 
 #[test]
 fn renders_otp_and_media_templates() {
     let m = message(&otp_send("482913"));
     let r = render(&otp_created(), &m.params).unwrap();
-    assert_eq!(r.body, "*482913* is your verification code. For your security, do not share this code.");
-    assert_eq!(r.footer.as_deref(), Some("This code expires in 10 minutes."));
+    assert_eq!(
+        r.body,
+        "*482913* is your verification code. For your security, do not share this code."
+    );
+    assert_eq!(
+        r.footer.as_deref(),
+        Some("This code expires in 10 minutes.")
+    );
     assert_eq!(r.buttons[0].text, "Copiar código");
     assert_eq!(r.buttons[0].code.as_deref(), Some("482913"));
     let r = render(&otp_synced(), &m.params).unwrap();
-    assert_eq!(r.body, "*482913* es tu código de verificación. Por tu seguridad, no lo compartas.");
+    assert_eq!(
+        r.body,
+        "*482913* es tu código de verificación. Por tu seguridad, no lo compartas."
+    );
     assert_eq!(
         r.buttons[0].url.as_deref(),
         Some("https://www.whatsapp.com/otp/code/?otp_type=COPY_CODE&code=otp482913")
@@ -284,21 +331,34 @@ fn renders_otp_and_media_templates() {
     let r = render(&promo(), &m.params).unwrap();
     assert_eq!(
         r.header,
-        Some(RenderedHeader::Image { media: Some(MediaSource::Link("https://cdn.example.com/invierno.jpg".into())) })
+        Some(RenderedHeader::Image {
+            media: Some(MediaSource::Link(
+                "https://cdn.example.com/invierno.jpg".into()
+            ))
+        })
     );
-    assert_eq!(r.body, "¡Hola Ana! Este invierno tenés 20% de descuento en el service de tu equipo.");
+    assert_eq!(
+        r.body,
+        "¡Hola Ana! Este invierno tenés 20% de descuento en el service de tu equipo."
+    );
     assert_eq!(r.buttons[0].code.as_deref(), Some("INVIERNO20"));
-    assert_eq!(r.buttons[1].url.as_deref(), Some("https://taller.example.com/promos"));
+    assert_eq!(
+        r.buttons[1].url.as_deref(),
+        Some("https://taller.example.com/promos")
+    );
     assert_eq!(r.buttons[2].phone_number.as_deref(), Some("+541143210000"));
     assert_eq!(r.buttons[2].text, "Llamar");
 }
 
 #[test]
 fn renders_currency_date_time_location_and_document_headers() {
-    let t: Template = serde_json::from_value(json!({"name": "envio", "language": "es", "status": "APPROVED",
+    let t: Template = serde_json::from_value(
+        json!({"name": "envio", "language": "es", "status": "APPROVED",
         "category": "UTILITY", "components": [
             {"type": "HEADER", "format": "LOCATION"},
-            {"type": "BODY", "text": "Tu pedido de {{1}} llega el {{2}}."}]})).unwrap();
+            {"type": "BODY", "text": "Tu pedido de {{1}} llega el {{2}}."}]}),
+    )
+    .unwrap();
     let m = message(&json!({"name": "envio", "language": "es", "components": [
         {"type": "header", "parameters": [{"type": "location", "location": {"latitude": "-34.6", "longitude": -58.38, "name": "Sucursal Centro"}}]},
         {"type": "body", "parameters": [
@@ -308,27 +368,45 @@ fn renders_currency_date_time_location_and_document_headers() {
     assert_eq!(r.body, "Tu pedido de $ 12.500 llega el jueves 14 de mayo.");
     assert_eq!(
         r.header,
-        Some(RenderedHeader::Location { latitude: Some(-34.6), longitude: Some(-58.38), name: Some("Sucursal Centro".into()), address: None })
+        Some(RenderedHeader::Location {
+            latitude: Some(-34.6),
+            longitude: Some(-58.38),
+            name: Some("Sucursal Centro".into()),
+            address: None
+        })
     );
 
-    let t: Template = serde_json::from_value(json!({"name": "factura", "language": "fr", "status": "APPROVED",
+    let t: Template = serde_json::from_value(
+        json!({"name": "factura", "language": "fr", "status": "APPROVED",
         "category": "UTILITY", "components": [
             {"type": "HEADER", "format": "DOCUMENT"},
-            {"type": "BODY", "text": "Votre facture est prête."}]})).unwrap();
+            {"type": "BODY", "text": "Votre facture est prête."}]}),
+    )
+    .unwrap();
     let m = message(&json!({"name": "factura", "language": "fr", "components": [
-        {"type": "header", "parameters": [{"type": "document", "document": {"id": "med_0190abcd", "filename": "facture.pdf"}}]}]}));
+        {"type": "header", "parameters": [{"type": "document", "document": {"id": med("factura").to_string(), "filename": "facture.pdf"}}]}]}));
     let r = render(&t, &m.params).unwrap();
     assert_eq!(
         r.header,
-        Some(RenderedHeader::Document { media: Some(MediaSource::Id("med_0190abcd".into())), filename: Some("facture.pdf".into()) })
+        Some(RenderedHeader::Document {
+            media: Some(MediaSource::Id(med("factura").to_string())),
+            filename: Some("facture.pdf".into())
+        })
     );
-    let pdf = |id: &str| {
-        (id == "med_0190abcd").then(|| MediaInfo { mime_type: "image/png".into(), size_bytes: 10, ..MediaInfo::default() })
+    let pdf = |id: &MediaId| {
+        (*id == med("factura")).then(|| MediaInfo {
+            mime_type: "image/png".into(),
+            size_bytes: 10,
+            ..MediaInfo::default()
+        })
     };
     let lookup: &dyn MediaLookup = &pdf;
     let e = check_params(&t, &m.params, Some(lookup)).unwrap_err();
     assert_eq!(e.code(), "unsupported_media_type");
-    assert_eq!(e.field(), "template.components[0].parameters[0].document.id");
+    assert_eq!(
+        e.field(),
+        "template.components[0].parameters[0].document.id"
+    );
 }
 
 /// Values people put in templates: letters, digits, accents, punctuation, emoji, spaces.
@@ -368,19 +446,36 @@ fn arb_json(depth: u32) -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(|n| json!(n)),
-        prop::sample::select(vec!["header", "body", "button", "text", "url", "0", "1", "image", "payload", "{{1}}", ""])
-            .prop_map(|s| json!(s)),
+        prop::sample::select(vec![
+            "header", "body", "button", "text", "url", "0", "1", "image", "payload", "{{1}}", ""
+        ])
+        .prop_map(|s| json!(s)),
         "\\PC{0,12}".prop_map(Value::String),
     ];
     leaf.prop_recursive(depth, 48, 6, |inner| {
         let keys = prop::sample::select(vec![
-            "type", "parameters", "sub_type", "index", "text", "image", "link", "id", "parameter_name",
-            "payload", "coupon_code", "currency", "fallback_value", "code", "amount_1000", "x",
+            "type",
+            "parameters",
+            "sub_type",
+            "index",
+            "text",
+            "image",
+            "link",
+            "id",
+            "parameter_name",
+            "payload",
+            "coupon_code",
+            "currency",
+            "fallback_value",
+            "code",
+            "amount_1000",
+            "x",
         ]);
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
-            prop::collection::btree_map(keys, inner, 0..5)
-                .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())),
+            prop::collection::btree_map(keys, inner, 0..5).prop_map(|m| Value::Object(
+                m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+            )),
         ]
     })
 }
@@ -391,7 +486,13 @@ fn arb_json(depth: u32) -> impl Strategy<Value = Value> {
 #[test]
 fn finds_by_name_and_exact_language() {
     let family = booking_family();
-    let p = prepare(&family, &message(&booking_send(booking_ok())), LanguageFallback::Exact, None).unwrap();
+    let p = prepare(
+        &family,
+        &message(&booking_send(booking_ok())),
+        LanguageFallback::Exact,
+        None,
+    )
+    .unwrap();
     assert_eq!(p.template.language, "es_AR");
     assert!(!p.fell_back);
     // `es-ar` is the same code, written differently.
@@ -400,7 +501,13 @@ fn finds_by_name_and_exact_language() {
     let m = message(&v);
     assert_eq!(m.language, "es_AR");
     assert_eq!(m.policy.as_deref(), Some("deterministic"));
-    assert_eq!(prepare(&family, &m, LanguageFallback::Exact, None).unwrap().template.language, "es_AR");
+    assert_eq!(
+        prepare(&family, &m, LanguageFallback::Exact, None)
+            .unwrap()
+            .template
+            .language,
+        "es_AR"
+    );
 }
 
 #[test]
@@ -410,19 +517,41 @@ fn unknown_templates_and_languages() {
     v["name"] = json!("confirmacion_turnos");
     let m = message(&v);
     let e = prepare(&family, &m, LanguageFallback::Exact, None).unwrap_err();
-    assert_eq!((e.code(), e.field()), ("template_not_found", "template.name"));
-    assert!(e.message().contains("Did you mean `confirmacion_turno`?"), "{}", e.message());
-    assert_eq!(e.details(), Some(json!({"similar_templates": ["confirmacion_turno"]})));
-    assert_eq!(fails(&[], booking_send(booking_ok())), pair("template_not_found", "template.name"));
+    assert_eq!(
+        (e.code(), e.field()),
+        ("template_not_found", "template.name")
+    );
+    assert!(
+        e.message().contains("Did you mean `confirmacion_turno`?"),
+        "{}",
+        e.message()
+    );
+    assert_eq!(
+        e.details(),
+        Some(json!({"similar_templates": ["confirmacion_turno"]}))
+    );
+    assert_eq!(
+        fails(&[], booking_send(booking_ok())),
+        pair("template_not_found", "template.name")
+    );
 
     let mut v = booking_send(booking_ok());
     v["language"] = json!({"code": "es_MX"});
     let e = prepare(&family, &message(&v), LanguageFallback::Exact, None).unwrap_err();
-    assert_eq!((e.code(), e.field()), ("template_language_unavailable", "template.language.code"));
-    assert!(e.message().contains("`en_US`, `es`, `es_AR`"), "{}", e.message());
+    assert_eq!(
+        (e.code(), e.field()),
+        ("template_language_unavailable", "template.language.code")
+    );
+    assert!(
+        e.message().contains("`en_US`, `es`, `es_AR`"),
+        "{}",
+        e.message()
+    );
     assert_eq!(
         e.details(),
-        Some(json!({"requested_language": "es_MX", "available_languages": ["en_US", "es", "es_AR"]}))
+        Some(
+            json!({"requested_language": "es_MX", "available_languages": ["en_US", "es", "es_AR"]})
+        )
     );
     // With fallback, es_MX → es.
     let p = prepare(&family, &message(&v), LanguageFallback::Chain, None).unwrap();
@@ -432,29 +561,59 @@ fn unknown_templates_and_languages() {
     // Nothing along the chain: still unavailable (field names the language string).
     let v = json!({"name": "confirmacion_turno", "language": "pt_BR", "components": booking_ok()});
     let e = prepare(&[booking()], &message(&v), LanguageFallback::Chain, None).unwrap_err();
-    assert_eq!((e.code(), e.field()), ("template_language_unavailable", "template.language"));
+    assert_eq!(
+        (e.code(), e.field()),
+        ("template_language_unavailable", "template.language")
+    );
 }
 
 #[test]
 fn status_must_be_approved() {
     let mut paused = booking();
     paused.status = TemplateStatus::Paused;
-    let e = prepare(&[paused.clone()], &message(&booking_send(booking_ok())), LanguageFallback::Exact, None).unwrap_err();
-    assert_eq!((e.code(), e.field()), ("template_not_approved", "template.name"));
+    let e = prepare(
+        &[paused.clone()],
+        &message(&booking_send(booking_ok())),
+        LanguageFallback::Exact,
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(
+        (e.code(), e.field()),
+        ("template_not_approved", "template.name")
+    );
     assert!(e.message().contains("PAUSED"), "{}", e.message());
     assert_eq!(e.details(), Some(json!({"template_status": "PAUSED"})));
     // Fallback skips a paused exact match for an approved sibling…
     let mut es = booking();
     es.language = "es".into();
     let both = [paused.clone(), es];
-    let p = prepare(&both, &message(&booking_send(booking_ok())), LanguageFallback::Chain, None).unwrap();
+    let p = prepare(
+        &both,
+        &message(&booking_send(booking_ok())),
+        LanguageFallback::Chain,
+        None,
+    )
+    .unwrap();
     assert_eq!(p.template.language, "es");
     // …and reports the status when nothing along the chain is approved.
     let mut v = booking_send(booking_ok());
     v["language"] = json!("en_US");
-    let e = prepare(&booking_family(), &message(&v), LanguageFallback::Exact, None).unwrap_err();
+    let e = prepare(
+        &booking_family(),
+        &message(&v),
+        LanguageFallback::Exact,
+        None,
+    )
+    .unwrap_err();
     assert_eq!(e.code(), "template_not_approved");
-    let e = prepare(&[paused], &message(&booking_send(booking_ok())), LanguageFallback::Chain, None).unwrap_err();
+    let e = prepare(
+        &[paused],
+        &message(&booking_send(booking_ok())),
+        LanguageFallback::Chain,
+        None,
+    )
+    .unwrap_err();
     assert_eq!(e.code(), "template_not_approved");
 }
 
@@ -464,92 +623,292 @@ fn status_must_be_approved() {
 #[test]
 fn reading_the_template_object() {
     let t = [booking()];
-    assert_eq!(fails(&t, json!("confirmacion_turno")), pair("wrong_type", "template"));
-    assert_eq!(fails(&t, json!({"language": "es_AR"})), pair("missing_field", "template.name"));
-    assert_eq!(fails(&t, json!({"name": " ", "language": "es_AR"})), pair("empty_value", "template.name"));
-    assert_eq!(fails(&t, json!({"name": "x"})), pair("missing_field", "template.language"));
-    assert_eq!(fails(&t, json!({"name": "x", "language": 5})), pair("wrong_type", "template.language"));
-    assert_eq!(fails(&t, json!({"name": "x", "language": {"code": "español!"}})), pair("invalid_format", "template.language.code"));
-    assert_eq!(fails(&t, json!({"name": "x", "language": {"code": "es", "policy": "fallback"}})), pair("invalid_value", "template.language.policy"));
-    assert_eq!(fails(&t, json!({"name": "x", "language": "es", "namespace": "x"})), pair("unknown_field", "template.namespace"));
-    assert_eq!(fails(&t, booking_send(json!({"type": "body"}))), pair("wrong_type", "template.components"));
-    assert_eq!(fails(&t, booking_send(json!([{"type": "footer", "parameters": []}]))), pair("invalid_value", "template.components[0].type"));
-    assert_eq!(fails(&t, booking_send(json!([{"parameters": []}]))), pair("missing_field", "template.components[0].type"));
-    assert_eq!(fails(&t, booking_send(json!([{"type": "body", "params": []}]))), pair("unknown_field", "template.components[0].params"));
-    assert_eq!(fails(&t, booking_send(json!([{"type": "body", "parameters": {}}]))), pair("wrong_type", "template.components[0].parameters"));
-    assert_eq!(fails(&t, booking_send(json!([{"type": "button", "index": "0", "parameters": []}]))), pair("missing_field", "template.components[0].sub_type"));
-    assert_eq!(fails(&t, booking_send(json!([{"type": "button", "sub_type": "url", "parameters": []}]))), pair("missing_field", "template.components[0].index"));
-    assert_eq!(fails(&t, booking_send(json!([{"type": "button", "sub_type": "url", "index": "primero", "parameters": []}]))), pair("invalid_format", "template.components[0].index"));
-    assert_eq!(fails(&t, booking_send(json!([{"type": "body", "parameters": [{"type": "emoji", "emoji": "x"}]}]))), pair("invalid_value", "template.components[0].parameters[0].type"));
-    assert_eq!(fails(&t, booking_send(json!([{"type": "body", "parameters": [{"type": "text"}]}]))), pair("missing_field", "template.components[0].parameters[0].text"));
-    assert_eq!(fails(&t, booking_send(json!([{"type": "body", "parameters": [{"type": "text", "text": "a", "value": "b"}]}]))), pair("unknown_field", "template.components[0].parameters[0].value"));
     assert_eq!(
-        fails(&t, booking_send(json!([{"type": "body", "parameters": [{"type": "currency", "currency": {"fallback_value": "$1", "code": "pesos", "amount_1000": 1000}}]}]))),
-        pair("invalid_format", "template.components[0].parameters[0].currency.code")
+        fails(&t, json!("confirmacion_turno")),
+        pair("wrong_type", "template")
     );
     assert_eq!(
-        fails(&t, booking_send(json!([{"type": "body", "parameters": [{"type": "currency", "currency": {"fallback_value": "$1", "code": "ARS", "amount_1000": 1.5}}]}]))),
-        pair("invalid_format", "template.components[0].parameters[0].currency.amount_1000")
+        fails(&t, json!({"language": "es_AR"})),
+        pair("missing_field", "template.name")
     );
     assert_eq!(
-        fails(&t, booking_send(json!([{"type": "header", "parameters": [{"type": "image", "image": {"link": "ftp://x"}}]}]))),
-        pair("invalid_url", "template.components[0].parameters[0].image.link")
+        fails(&t, json!({"name": " ", "language": "es_AR"})),
+        pair("empty_value", "template.name")
+    );
+    assert_eq!(
+        fails(&t, json!({"name": "x"})),
+        pair("missing_field", "template.language")
+    );
+    assert_eq!(
+        fails(&t, json!({"name": "x", "language": 5})),
+        pair("wrong_type", "template.language")
+    );
+    assert_eq!(
+        fails(&t, json!({"name": "x", "language": {"code": "español!"}})),
+        pair("invalid_format", "template.language.code")
+    );
+    assert_eq!(
+        fails(
+            &t,
+            json!({"name": "x", "language": {"code": "es", "policy": "fallback"}})
+        ),
+        pair("invalid_value", "template.language.policy")
+    );
+    assert_eq!(
+        fails(&t, json!({"name": "x", "language": "es", "namespace": "x"})),
+        pair("unknown_field", "template.namespace")
+    );
+    assert_eq!(
+        fails(&t, booking_send(json!({"type": "body"}))),
+        pair("wrong_type", "template.components")
+    );
+    assert_eq!(
+        fails(
+            &t,
+            booking_send(json!([{"type": "footer", "parameters": []}]))
+        ),
+        pair("invalid_value", "template.components[0].type")
+    );
+    assert_eq!(
+        fails(&t, booking_send(json!([{"parameters": []}]))),
+        pair("missing_field", "template.components[0].type")
+    );
+    assert_eq!(
+        fails(&t, booking_send(json!([{"type": "body", "params": []}]))),
+        pair("unknown_field", "template.components[0].params")
+    );
+    assert_eq!(
+        fails(
+            &t,
+            booking_send(json!([{"type": "body", "parameters": {}}]))
+        ),
+        pair("wrong_type", "template.components[0].parameters")
+    );
+    assert_eq!(
+        fails(
+            &t,
+            booking_send(json!([{"type": "button", "index": "0", "parameters": []}]))
+        ),
+        pair("missing_field", "template.components[0].sub_type")
+    );
+    assert_eq!(
+        fails(
+            &t,
+            booking_send(json!([{"type": "button", "sub_type": "url", "parameters": []}]))
+        ),
+        pair("missing_field", "template.components[0].index")
+    );
+    assert_eq!(
+        fails(
+            &t,
+            booking_send(
+                json!([{"type": "button", "sub_type": "url", "index": "primero", "parameters": []}])
+            )
+        ),
+        pair("invalid_format", "template.components[0].index")
+    );
+    assert_eq!(
+        fails(
+            &t,
+            booking_send(
+                json!([{"type": "body", "parameters": [{"type": "emoji", "emoji": "x"}]}])
+            )
+        ),
+        pair("invalid_value", "template.components[0].parameters[0].type")
+    );
+    assert_eq!(
+        fails(
+            &t,
+            booking_send(json!([{"type": "body", "parameters": [{"type": "text"}]}]))
+        ),
+        pair("missing_field", "template.components[0].parameters[0].text")
+    );
+    assert_eq!(
+        fails(
+            &t,
+            booking_send(
+                json!([{"type": "body", "parameters": [{"type": "text", "text": "a", "value": "b"}]}])
+            )
+        ),
+        pair(
+            "unknown_field",
+            "template.components[0].parameters[0].value"
+        )
+    );
+    assert_eq!(
+        fails(
+            &t,
+            booking_send(
+                json!([{"type": "body", "parameters": [{"type": "currency", "currency": {"fallback_value": "$1", "code": "pesos", "amount_1000": 1000}}]}])
+            )
+        ),
+        pair(
+            "invalid_format",
+            "template.components[0].parameters[0].currency.code"
+        )
+    );
+    assert_eq!(
+        fails(
+            &t,
+            booking_send(
+                json!([{"type": "body", "parameters": [{"type": "currency", "currency": {"fallback_value": "$1", "code": "ARS", "amount_1000": 1.5}}]}])
+            )
+        ),
+        pair(
+            "invalid_format",
+            "template.components[0].parameters[0].currency.amount_1000"
+        )
+    );
+    assert_eq!(
+        fails(
+            &t,
+            booking_send(
+                json!([{"type": "header", "parameters": [{"type": "image", "image": {"link": "ftp://x"}}]}])
+            )
+        ),
+        pair(
+            "invalid_url",
+            "template.components[0].parameters[0].image.link"
+        )
     );
 }
 
 #[test]
 fn components_missing_or_unknown() {
     let t = [booking()];
-    assert_eq!(fails(&t, booking_send(json!([]))), pair("template_component_missing", "template.components"));
-    let e = prepare(&t, &message(&booking_send(json!([booking_ok()[1].clone()]))), LanguageFallback::Exact, None).unwrap_err();
+    assert_eq!(
+        fails(&t, booking_send(json!([]))),
+        pair("template_component_missing", "template.components")
+    );
+    let e = prepare(
+        &t,
+        &message(&booking_send(json!([booking_ok()[1].clone()]))),
+        LanguageFallback::Exact,
+        None,
+    )
+    .unwrap_err();
     assert_eq!(e.code(), "template_component_missing");
-    assert!(e.message().contains("3 body parameters ({{1}}, {{2}}, {{3}})"), "{}", e.message());
-    let e = prepare(&t, &message(&booking_send(json!([booking_ok()[0].clone()]))), LanguageFallback::Exact, None).unwrap_err();
+    assert!(
+        e.message()
+            .contains("3 body parameters ({{1}}, {{2}}, {{3}})"),
+        "{}",
+        e.message()
+    );
+    let e = prepare(
+        &t,
+        &message(&booking_send(json!([booking_ok()[0].clone()]))),
+        LanguageFallback::Exact,
+        None,
+    )
+    .unwrap_err();
     assert_eq!(e.code(), "template_component_missing");
-    assert!(e.message().contains("button 0 (URL \"Ver turno\") needs its URL suffix"), "{}", e.message());
+    assert!(
+        e.message()
+            .contains("button 0 (URL \"Ver turno\") needs its URL suffix"),
+        "{}",
+        e.message()
+    );
     assert!(e.message().contains("\"index\": \"0\""), "{}", e.message());
     // The header is fixed text: values for it are refused.
     let mut c = booking_ok();
-    c.as_array_mut().unwrap().push(json!({"type": "header", "parameters": [{"type": "text", "text": "x"}]}));
-    assert_eq!(fails(&t, booking_send(c)), pair("template_parameter_count", "template.components[2].parameters"));
+    c.as_array_mut()
+        .unwrap()
+        .push(json!({"type": "header", "parameters": [{"type": "text", "text": "x"}]}));
+    assert_eq!(
+        fails(&t, booking_send(c)),
+        pair(
+            "template_parameter_count",
+            "template.components[2].parameters"
+        )
+    );
     // No header at all in the OTP template.
     let mut v = otp_send("123456");
-    v["components"].as_array_mut().unwrap().push(json!({"type": "header", "parameters": [{"type": "text", "text": "x"}]}));
-    assert_eq!(fails(&[otp_created()], v), pair("template_component_unknown", "template.components[2]"));
+    v["components"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "header", "parameters": [{"type": "text", "text": "x"}]}));
+    assert_eq!(
+        fails(&[otp_created()], v),
+        pair("template_component_unknown", "template.components[2]")
+    );
     let mut c = booking_ok();
-    c.as_array_mut().unwrap().push(json!({"type": "carousel", "cards": []}));
-    assert_eq!(fails(&t, booking_send(c)), pair("template_component_unknown", "template.components[2].type"));
+    c.as_array_mut()
+        .unwrap()
+        .push(json!({"type": "carousel", "cards": []}));
+    assert_eq!(
+        fails(&t, booking_send(c)),
+        pair("template_component_unknown", "template.components[2].type")
+    );
     let mut c = booking_ok();
     c.as_array_mut().unwrap().push(booking_ok()[0].clone());
-    assert_eq!(fails(&t, booking_send(c)), pair("duplicate_value", "template.components[2].type"));
+    assert_eq!(
+        fails(&t, booking_send(c)),
+        pair("duplicate_value", "template.components[2].type")
+    );
     let mut c = booking_ok();
     c.as_array_mut().unwrap().push(booking_ok()[1].clone());
-    assert_eq!(fails(&t, booking_send(c)), pair("duplicate_value", "template.components[2].index"));
+    assert_eq!(
+        fails(&t, booking_send(c)),
+        pair("duplicate_value", "template.components[2].index")
+    );
     // Media headers need their media.
     let mut v = promo_ok();
     v["components"].as_array_mut().unwrap().remove(0);
     let e = prepare(&[promo()], &message(&v), LanguageFallback::Exact, None).unwrap_err();
-    assert_eq!((e.code(), e.field()), ("template_component_missing", "template.components"));
+    assert_eq!(
+        (e.code(), e.field()),
+        ("template_component_missing", "template.components")
+    );
     assert!(e.message().contains("image header"), "{}", e.message());
     // Copy-code and OTP buttons need their code.
     let mut v = promo_ok();
     v["components"].as_array_mut().unwrap().remove(2);
     let e = prepare(&[promo()], &message(&v), LanguageFallback::Exact, None).unwrap_err();
-    assert!(e.message().contains("needs the coupon code"), "{}", e.message());
+    assert!(
+        e.message().contains("needs the coupon code"),
+        "{}",
+        e.message()
+    );
     let mut v = otp_send("123456");
     v["components"].as_array_mut().unwrap().remove(1);
-    let e = prepare(&[otp_created()], &message(&v), LanguageFallback::Exact, None).unwrap_err();
+    let e = prepare(
+        &[otp_created()],
+        &message(&v),
+        LanguageFallback::Exact,
+        None,
+    )
+    .unwrap_err();
     assert_eq!(e.code(), "template_component_missing");
-    assert!(e.message().contains("needs the one-time password"), "{}", e.message());
+    assert!(
+        e.message().contains("needs the one-time password"),
+        "{}",
+        e.message()
+    );
     // A component with an empty parameters array counts as absent (quick replies may be omitted).
     let mut c = booking_ok();
-    c.as_array_mut().unwrap().push(json!({"type": "button", "sub_type": "quick_reply", "index": "1", "parameters": []}));
-    assert!(prepare(&t, &message(&booking_send(c)), LanguageFallback::Exact, None).is_ok());
+    c.as_array_mut()
+        .unwrap()
+        .push(json!({"type": "button", "sub_type": "quick_reply", "index": "1", "parameters": []}));
+    assert!(
+        prepare(
+            &t,
+            &message(&booking_send(c)),
+            LanguageFallback::Exact,
+            None
+        )
+        .is_ok()
+    );
     // Templates with unmodelled components accept their components unchecked.
     let carousel: Template = serde_json::from_value(json!({"name": "carrusel", "language": "es", "status": "APPROVED",
         "category": "MARKETING", "components": [{"type": "BODY", "text": "Mirá"}, {"type": "CAROUSEL", "cards": []}]})).unwrap();
     let v = json!({"name": "carrusel", "language": "es", "components": [{"type": "carousel", "cards": [{"card_index": 0}]}]});
-    let p = prepare(std::slice::from_ref(&carousel), &message(&v), LanguageFallback::Exact, None).unwrap();
+    let p = prepare(
+        std::slice::from_ref(&carousel),
+        &message(&v),
+        LanguageFallback::Exact,
+        None,
+    )
+    .unwrap();
     assert_eq!(p.rendered.body, "Mirá");
 }
 
@@ -558,42 +917,110 @@ fn parameter_counts_kinds_and_names() {
     let t = [booking()];
     let mut c = booking_ok();
     c[0]["parameters"].as_array_mut().unwrap().pop();
-    let e = prepare(&t, &message(&booking_send(c)), LanguageFallback::Exact, None).unwrap_err();
-    assert_eq!((e.code(), e.field()), ("template_parameter_count", "template.components[0].parameters"));
+    let e = prepare(
+        &t,
+        &message(&booking_send(c)),
+        LanguageFallback::Exact,
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(
+        (e.code(), e.field()),
+        (
+            "template_parameter_count",
+            "template.components[0].parameters"
+        )
+    );
     assert_eq!(e.details(), Some(json!({"expected": 3, "actual": 2})));
-    assert_eq!(e.message(), "The body of template `confirmacion_turno` takes 3 parameters, but 2 were given.");
+    assert_eq!(
+        e.message(),
+        "The body of template `confirmacion_turno` takes 3 parameters, but 2 were given."
+    );
     let mut c = booking_ok();
     c[0]["parameters"][1] = json!({"type": "image", "image": {"link": "https://x.example/a.jpg"}});
-    assert_eq!(fails(&t, booking_send(c)), pair("template_parameter_type", "template.components[0].parameters[1].type"));
+    assert_eq!(
+        fails(&t, booking_send(c)),
+        pair(
+            "template_parameter_type",
+            "template.components[0].parameters[1].type"
+        )
+    );
     let mut c = booking_ok();
     c[1]["parameters"][0] = json!({"type": "payload", "payload": "x"});
-    assert_eq!(fails(&t, booking_send(c)), pair("template_parameter_type", "template.components[1].parameters[0].type"));
+    assert_eq!(
+        fails(&t, booking_send(c)),
+        pair(
+            "template_parameter_type",
+            "template.components[1].parameters[0].type"
+        )
+    );
     let mut c = booking_ok();
     c[1]["parameters"] = json!([{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]);
-    assert_eq!(fails(&t, booking_send(c)), pair("template_parameter_count", "template.components[1].parameters"));
+    assert_eq!(
+        fails(&t, booking_send(c)),
+        pair(
+            "template_parameter_count",
+            "template.components[1].parameters"
+        )
+    );
     let mut c = booking_ok();
     c[0]["parameters"][0]["parameter_name"] = json!("nombre");
-    assert_eq!(fails(&t, booking_send(c)), pair("template_parameter_name", "template.components[0].parameters[0].parameter_name"));
+    assert_eq!(
+        fails(&t, booking_send(c)),
+        pair(
+            "template_parameter_name",
+            "template.components[0].parameters[0].parameter_name"
+        )
+    );
 
     // Header media of the wrong kind (Meta 132012).
     let p = [promo()];
     let mut v = promo_ok();
-    v["components"][0]["parameters"][0] = json!({"type": "video", "video": {"link": "https://cdn.example.com/a.mp4"}});
+    v["components"][0]["parameters"][0] =
+        json!({"type": "video", "video": {"link": "https://cdn.example.com/a.mp4"}});
     let e = prepare(&p, &message(&v), LanguageFallback::Exact, None).unwrap_err();
-    assert_eq!((e.code(), e.field()), ("template_parameter_type", "template.components[0].parameters[0].type"));
-    assert_eq!(e.details(), Some(json!({"expected_types": ["image"], "actual_type": "video"})));
+    assert_eq!(
+        (e.code(), e.field()),
+        (
+            "template_parameter_type",
+            "template.components[0].parameters[0].type"
+        )
+    );
+    assert_eq!(
+        e.details(),
+        Some(json!({"expected_types": ["image"], "actual_type": "video"}))
+    );
     // Named parameters: missing name, unknown name, repeated name.
     let mut v = promo_ok();
-    v["components"][1]["parameters"][0].as_object_mut().unwrap().remove("parameter_name");
-    assert_eq!(fails(&p, v), pair("template_parameter_name", "template.components[1].parameters[0].parameter_name"));
+    v["components"][1]["parameters"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("parameter_name");
+    assert_eq!(
+        fails(&p, v),
+        pair(
+            "template_parameter_name",
+            "template.components[1].parameters[0].parameter_name"
+        )
+    );
     let mut v = promo_ok();
     v["components"][1]["parameters"][0]["parameter_name"] = json!("descuento");
     let e = prepare(&p, &message(&v), LanguageFallback::Exact, None).unwrap_err();
     assert_eq!(e.code(), "template_parameter_name");
-    assert!(e.message().contains("`first_name`, `discount`"), "{}", e.message());
+    assert!(
+        e.message().contains("`first_name`, `discount`"),
+        "{}",
+        e.message()
+    );
     let mut v = promo_ok();
     v["components"][1]["parameters"][0]["parameter_name"] = json!("first_name");
-    assert_eq!(fails(&p, v), pair("template_parameter_name", "template.components[1].parameters[1].parameter_name"));
+    assert_eq!(
+        fails(&p, v),
+        pair(
+            "template_parameter_name",
+            "template.components[1].parameters[1].parameter_name"
+        )
+    );
 }
 
 #[test]
@@ -604,32 +1031,109 @@ fn parameter_values() {
         c[0]["parameters"][i]["text"] = json!(text);
         booking_send(c)
     };
-    assert_eq!(fails(&t, with_value(0, "  ")), pair("template_parameter_invalid", "template.components[0].parameters[0].text"));
-    assert_eq!(fails(&t, with_value(1, "Taller\nCentro")), pair("template_parameter_invalid", "template.components[0].parameters[1].text"));
-    assert_eq!(fails(&t, with_value(2, "martes\t12")), pair("template_parameter_invalid", "template.components[0].parameters[2].text"));
-    assert_eq!(fails(&t, with_value(2, "martes      12")), pair("template_parameter_invalid", "template.components[0].parameters[2].text"));
-    let e = prepare(&t, &message(&with_value(0, &"a".repeat(1000))), LanguageFallback::Exact, None).unwrap_err();
-    assert_eq!((e.code(), e.field()), ("template_text_too_long", "template.components[0]"));
+    assert_eq!(
+        fails(&t, with_value(0, "  ")),
+        pair(
+            "template_parameter_invalid",
+            "template.components[0].parameters[0].text"
+        )
+    );
+    assert_eq!(
+        fails(&t, with_value(1, "Taller\nCentro")),
+        pair(
+            "template_parameter_invalid",
+            "template.components[0].parameters[1].text"
+        )
+    );
+    assert_eq!(
+        fails(&t, with_value(2, "martes\t12")),
+        pair(
+            "template_parameter_invalid",
+            "template.components[0].parameters[2].text"
+        )
+    );
+    assert_eq!(
+        fails(&t, with_value(2, "martes      12")),
+        pair(
+            "template_parameter_invalid",
+            "template.components[0].parameters[2].text"
+        )
+    );
+    let e = prepare(
+        &t,
+        &message(&with_value(0, &"a".repeat(1000))),
+        LanguageFallback::Exact,
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(
+        (e.code(), e.field()),
+        ("template_text_too_long", "template.components[0]")
+    );
     let mut c = booking_ok();
     c[1]["parameters"][0]["text"] = json!("AB 12");
-    assert_eq!(fails(&t, booking_send(c)), pair("template_parameter_invalid", "template.components[1].parameters[0].text"));
+    assert_eq!(
+        fails(&t, booking_send(c)),
+        pair(
+            "template_parameter_invalid",
+            "template.components[1].parameters[0].text"
+        )
+    );
     let mut c = booking_ok();
     c.as_array_mut().unwrap().push(json!({"type": "button", "sub_type": "quick_reply", "index": "1", "parameters": [{"type": "payload", "payload": ""}]}));
-    assert_eq!(fails(&t, booking_send(c)), pair("template_parameter_invalid", "template.components[2].parameters[0].payload"));
+    assert_eq!(
+        fails(&t, booking_send(c)),
+        pair(
+            "template_parameter_invalid",
+            "template.components[2].parameters[0].payload"
+        )
+    );
     let mut c = booking_ok();
     c[0]["parameters"][0] = json!({"type": "date_time", "date_time": {"fallback_value": ""}});
-    assert_eq!(fails(&t, booking_send(c)), pair("template_parameter_invalid", "template.components[0].parameters[0].date_time.fallback_value"));
+    assert_eq!(
+        fails(&t, booking_send(c)),
+        pair(
+            "template_parameter_invalid",
+            "template.components[0].parameters[0].date_time.fallback_value"
+        )
+    );
 
     // OTP: at most 15 characters, no spaces; the same rules for coupon codes.
     let o = [otp_created()];
-    assert!(prepare(&o, &message(&otp_send("J$FpnYnP")), LanguageFallback::Exact, None).is_ok());
-    assert_eq!(fails(&o, otp_send("1234567890123456")), pair("template_parameter_invalid", "template.components[1].parameters[0].text"));
+    assert!(
+        prepare(
+            &o,
+            &message(&otp_send("J$FpnYnP")),
+            LanguageFallback::Exact,
+            None
+        )
+        .is_ok()
+    );
+    assert_eq!(
+        fails(&o, otp_send("1234567890123456")),
+        pair(
+            "template_parameter_invalid",
+            "template.components[1].parameters[0].text"
+        )
+    );
     let mut v = otp_send("123456");
     v["components"][1]["parameters"][0]["text"] = json!("12 34");
-    assert_eq!(fails(&o, v), pair("invalid_format", "template.components[1].parameters[0].text"));
+    assert_eq!(
+        fails(&o, v),
+        pair(
+            "invalid_format",
+            "template.components[1].parameters[0].text"
+        )
+    );
     let mut v = promo_ok();
     v["components"][2]["parameters"][0]["coupon_code"] = json!("INVIERNO-2026-SUPER");
-    assert_eq!(fails(&[promo()], v), pair("template_parameter_invalid", "template.components[2].parameters[0].coupon_code"));
+    assert_eq!(
+        fails(&[promo()], v),
+        pair(
+            "template_parameter_invalid",
+            "template.components[2].parameters[0].coupon_code"
+        )
+    );
 
     // A text header longer than 60 characters once filled.
     let h: Template = serde_json::from_value(json!({"name": "aviso", "language": "es", "status": "APPROVED",
@@ -637,13 +1141,28 @@ fn parameter_values() {
             {"type": "BODY", "text": "Tu equipo está listo."}]})).unwrap();
     let v = json!({"name": "aviso", "language": "es", "components": [
         {"type": "header", "parameters": [{"type": "text", "text": "x".repeat(60)}]}]});
-    assert_eq!(fails(std::slice::from_ref(&h), v), pair("template_text_too_long", "template.components[0]"));
+    assert_eq!(
+        fails(std::slice::from_ref(&h), v),
+        pair("template_text_too_long", "template.components[0]")
+    );
     let v = json!({"name": "aviso", "language": "es", "components": [
         {"type": "header", "parameters": [{"type": "currency", "currency": {"fallback_value": "$1", "code": "ARS", "amount_1000": 1000}}]}]});
-    assert_eq!(fails(std::slice::from_ref(&h), v), pair("template_parameter_type", "template.components[0].parameters[0].type"));
+    assert_eq!(
+        fails(std::slice::from_ref(&h), v),
+        pair(
+            "template_parameter_type",
+            "template.components[0].parameters[0].type"
+        )
+    );
     let v = json!({"name": "aviso", "language": "es", "components": [
         {"type": "header", "parameters": [{"type": "text", "text": "Ana\nPérez"}]}]});
-    assert_eq!(fails(&[h], v), pair("template_parameter_invalid", "template.components[0].parameters[0].text"));
+    assert_eq!(
+        fails(&[h], v),
+        pair(
+            "template_parameter_invalid",
+            "template.components[0].parameters[0].text"
+        )
+    );
 }
 
 #[test]
@@ -651,31 +1170,71 @@ fn buttons_must_match_the_template() {
     let t = [booking()];
     let mut c = booking_ok();
     c[1]["index"] = json!("5");
-    let e = prepare(&t, &message(&booking_send(c)), LanguageFallback::Exact, None).unwrap_err();
-    assert_eq!((e.code(), e.field()), ("template_button_mismatch", "template.components[1].index"));
-    assert!(e.message().contains("has 2 buttons (index 0 to 1)"), "{}", e.message());
+    let e = prepare(
+        &t,
+        &message(&booking_send(c)),
+        LanguageFallback::Exact,
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(
+        (e.code(), e.field()),
+        ("template_button_mismatch", "template.components[1].index")
+    );
+    assert!(
+        e.message().contains("has 2 buttons (index 0 to 1)"),
+        "{}",
+        e.message()
+    );
     let mut c = booking_ok();
     c[1]["sub_type"] = json!("quick_reply");
-    let e = prepare(&t, &message(&booking_send(c)), LanguageFallback::Exact, None).unwrap_err();
-    assert_eq!((e.code(), e.field()), ("template_button_mismatch", "template.components[1].sub_type"));
+    let e = prepare(
+        &t,
+        &message(&booking_send(c)),
+        LanguageFallback::Exact,
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(
+        (e.code(), e.field()),
+        (
+            "template_button_mismatch",
+            "template.components[1].sub_type"
+        )
+    );
     assert!(e.message().contains("needs `url`"), "{}", e.message());
     let p = [promo()];
     let mut v = promo_ok();
     v["components"].as_array_mut().unwrap().push(json!({"type": "button", "sub_type": "url", "index": "1", "parameters": [{"type": "text", "text": "x"}]}));
     let e = prepare(&p, &message(&v), LanguageFallback::Exact, None).unwrap_err();
-    assert_eq!((e.code(), e.field()), ("template_button_mismatch", "template.components[3]"));
+    assert_eq!(
+        (e.code(), e.field()),
+        ("template_button_mismatch", "template.components[3]")
+    );
     assert!(e.message().contains("fixed URL"), "{}", e.message());
     let mut v = promo_ok();
     v["components"].as_array_mut().unwrap().push(json!({"type": "button", "sub_type": "url", "index": "2", "parameters": [{"type": "text", "text": "x"}]}));
     let e = prepare(&p, &message(&v), LanguageFallback::Exact, None).unwrap_err();
-    assert!(e.message().contains("PHONE_NUMBER \"Llamar\") takes no parameters"), "{}", e.message());
+    assert!(
+        e.message()
+            .contains("PHONE_NUMBER \"Llamar\") takes no parameters"),
+        "{}",
+        e.message()
+    );
     let e = prepare(&[otp_created()], &message(&json!({"name": "codigo_verificacion", "language": "es_AR", "components": [
         {"type": "body", "parameters": [{"type": "text", "text": "1"}]},
         {"type": "button", "sub_type": "url", "index": "0", "parameters": [{"type": "text", "text": "1"}]},
         {"type": "button", "sub_type": "url", "index": "1", "parameters": [{"type": "text", "text": "1"}]}]})), LanguageFallback::Exact, None).unwrap_err();
-    assert!(e.message().contains("has one button (index 0)"), "{}", e.message());
-    let no_buttons: Template = serde_json::from_value(json!({"name": "simple", "language": "es", "status": "APPROVED",
-        "category": "UTILITY", "components": [{"type": "BODY", "text": "Listo."}]})).unwrap();
+    assert!(
+        e.message().contains("has one button (index 0)"),
+        "{}",
+        e.message()
+    );
+    let no_buttons: Template = serde_json::from_value(
+        json!({"name": "simple", "language": "es", "status": "APPROVED",
+        "category": "UTILITY", "components": [{"type": "BODY", "text": "Listo."}]}),
+    )
+    .unwrap();
     let e = prepare(&[no_buttons], &message(&json!({"name": "simple", "language": "es", "components": [
         {"type": "button", "sub_type": "quick_reply", "index": "0", "parameters": [{"type": "payload", "payload": "x"}]}]})), LanguageFallback::Exact, None).unwrap_err();
     assert!(e.message().contains("has no buttons"), "{}", e.message());
@@ -683,12 +1242,31 @@ fn buttons_must_match_the_template() {
 
 #[test]
 fn parameters_for_a_positional_or_named_template_without_them() {
-    let simple: Template = serde_json::from_value(json!({"name": "simple", "language": "es", "status": "APPROVED",
-        "category": "UTILITY", "components": [{"type": "BODY", "text": "Tu equipo está listo."}]})).unwrap();
+    let simple: Template = serde_json::from_value(
+        json!({"name": "simple", "language": "es", "status": "APPROVED",
+        "category": "UTILITY", "components": [{"type": "BODY", "text": "Tu equipo está listo."}]}),
+    )
+    .unwrap();
     let v = json!({"name": "simple", "language": "es", "components": [{"type": "body", "parameters": [{"type": "text", "text": "x"}]}]});
-    let e = prepare(std::slice::from_ref(&simple), &message(&v), LanguageFallback::Exact, None).unwrap_err();
-    assert_eq!((e.code(), e.field()), ("template_parameter_count", "template.components[0].parameters"));
-    assert!(e.message().contains("fixed text with no parameters"), "{}", e.message());
+    let e = prepare(
+        std::slice::from_ref(&simple),
+        &message(&v),
+        LanguageFallback::Exact,
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(
+        (e.code(), e.field()),
+        (
+            "template_parameter_count",
+            "template.components[0].parameters"
+        )
+    );
+    assert!(
+        e.message().contains("fixed text with no parameters"),
+        "{}",
+        e.message()
+    );
     let ok = json!({"name": "simple", "language": "es"});
     let templates = [simple];
     let p = prepare(&templates, &message(&ok), LanguageFallback::Exact, None).unwrap();

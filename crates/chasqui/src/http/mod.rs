@@ -44,6 +44,16 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Keys for credentials at rest.
     pub keys: MasterKeys,
+    /// Rate limits, breakers and the HTTP client of every send.
+    pub outbound: crate::outbound::runtime::OutboundRuntime,
+}
+
+impl AppState {
+    /// The state of a running process.
+    pub fn new(store: Store, config: Config, keys: MasterKeys) -> anyhow::Result<Self> {
+        let outbound = crate::outbound::runtime::OutboundRuntime::new(&config)?;
+        Ok(Self { store, config: Arc::new(config), keys, outbound })
+    }
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

@@ -254,7 +254,7 @@ fn multipart_error(e: &MultipartError) -> ApiError {
     )
 }
 
-fn rejection(r: MultipartRejection) -> ApiError {
+fn rejection(r: &MultipartRejection) -> ApiError {
     ApiError::new(
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
         "unsupported_media_type",
@@ -344,7 +344,7 @@ pub async fn upload(
     auth: TenantAuth,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<MediaView>), ApiError> {
-    let mut multipart = multipart.map_err(rejection)?;
+    let mut multipart = multipart.map_err(|r| rejection(&r))?;
     let store = media_store(&state)?;
     let id = MediaId::new();
     let key = storage_key(auth.tenant_id, id);

@@ -1,0 +1,248 @@
+//! Outbound messages: queued with their send job in one transaction (idempotently, when the
+//! client sends an `Idempotency-Key`), then marked sent or failed by the sender.
+
+use chasqui_core::ids::{ChannelId, ContactId, ConversationId, MessageId, TenantId};
+
+use crate::db::{with_pool, with_tx};
+use crate::error::{Result, StoreError};
+use crate::jobs::NewJob;
+use crate::{Store, now_millis};
+
+/// The job kind that sends one message.
+pub const SEND_MESSAGE: &str = "message.send";
+
+/// A message to queue.
+#[derive(Debug, Clone)]
+pub struct NewOutbound {
+    /// Its tenant.
+    pub tenant: TenantId,
+    /// The sending channel.
+    pub channel: ChannelId,
+    /// The recipient contact, when known.
+    pub contact: Option<ContactId>,
+    /// Its conversation, when there is one.
+    pub conversation: Option<ConversationId>,
+    /// The address sent to (WhatsApp id digits, BSUID, or phone).
+    pub to_address: String,
+    /// `text`, `template`, …
+    pub kind: String,
+    /// Text for search and previews.
+    pub body_text: Option<String>,
+    /// The validated provider request body.
+    pub request: serde_json::Value,
+    /// The message replied to.
+    pub context_message_id: Option<String>,
+    /// Send attempts allowed before the message fails.
+    pub max_attempts: u32,
+}
+
+/// An idempotency key and the hash of the request it came with.
+#[derive(Debug, Clone, Copy)]
+pub struct IdempotencyKey<'a> {
+    /// The client's key.
+    pub key: &'a str,
+    /// A hash of the request body, to tell a retry from a different request.
+    pub request_hash: &'a str,
+}
+
+/// What queueing did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Queued {
+    /// Queued now; the stored answer is `response`.
+    New {
+        /// The new message.
+        id: MessageId,
+        /// The answer recorded for the idempotency key.
+        response: serde_json::Value,
+    },
+    /// The key was used before with the same request: here is the first answer.
+    Replayed {
+        /// HTTP status of the first answer.
+        status: u16,
+        /// Body of the first answer.
+        response: serde_json::Value,
+    },
+    /// The key was used before with a different request.
+    KeyReused,
+}
+
+impl Store {
+    async fn stored_answer(&self, tenant: TenantId, key: IdempotencyKey<'_>) -> Result<Option<Queued>> {
+        let row: Option<(String, i64, String)> = with_pool!(self, p => sqlx::query_as(
+            "SELECT request_hash, response_status, response_body FROM idempotency_keys WHERE tenant_id = $1 AND key = $2",
+        )
+        .bind(tenant.to_string())
+        .bind(key.key)
+        .fetch_optional(p)
+        .await?);
+        Ok(row.map(|(hash, status, body)| {
+            if hash == key.request_hash {
+                Queued::Replayed {
+                    status: u16::try_from(status).unwrap_or(202),
+                    response: serde_json::from_str(&body).unwrap_or_default(),
+                }
+            } else {
+                Queued::KeyReused
+            }
+        }))
+    }
+
+    /// Writes the message (`queued`), its send job and the idempotency record in one transaction;
+    /// `respond` builds the answer from the new id, stored so retries get the same answer.
+    pub async fn queue_outbound(
+        &self,
+        new: &NewOutbound,
+        idempotency: Option<IdempotencyKey<'_>>,
+        respond: impl Fn(MessageId) -> serde_json::Value,
+    ) -> Result<Queued> {
+        for _ in 0..2 {
+            if let Some(key) = idempotency
+                && let Some(done) = self.stored_answer(new.tenant, key).await?
+            {
+                return Ok(done);
+            }
+            let id = MessageId::new();
+            let response = respond(id);
+            match self.try_queue(new, id, idempotency, &response).await {
+                Ok(()) => return Ok(Queued::New { id, response }),
+                // A concurrent request with the same key won the race: answer like it did.
+                Err(StoreError::Conflict(_)) if idempotency.is_some() => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Conflict("idempotency key".into()))
+    }
+
+    async fn try_queue(
+        &self,
+        new: &NewOutbound,
+        id: MessageId,
+        idempotency: Option<IdempotencyKey<'_>>,
+        response: &serde_json::Value,
+    ) -> Result<()> {
+        let now = now_millis();
+        let mut tx = self.begin().await?;
+        if let Some(key) = idempotency {
+            with_tx!(tx, c => sqlx::query(
+                "INSERT INTO idempotency_keys (tenant_id, key, request_hash, response_status, response_body, created_at) \
+                 VALUES ($1, $2, $3, 202, $4, $5)",
+            )
+            .bind(new.tenant.to_string())
+            .bind(key.key)
+            .bind(key.request_hash)
+            .bind(response.to_string())
+            .bind(now)
+            .execute(c)
+            .await?
+            .rows_affected());
+        }
+        with_tx!(tx, c => sqlx::query(
+            "INSERT INTO messages (id, tenant_id, channel_id, conversation_id, contact_id, direction, kind, status, body_text, \
+             content, context_message_id, to_address, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 'out', $6, 'queued', $7, $8, $9, $10, $11, $11)",
+        )
+        .bind(id.to_string())
+        .bind(new.tenant.to_string())
+        .bind(new.channel.to_string())
+        .bind(new.conversation.map(|c| c.to_string()))
+        .bind(new.contact.map(|c| c.to_string()))
+        .bind(&new.kind)
+        .bind(&new.body_text)
+        .bind(serde_json::json!({ "request": new.request }).to_string())
+        .bind(&new.context_message_id)
+        .bind(&new.to_address)
+        .bind(now)
+        .execute(c)
+        .await?
+        .rows_affected());
+        tx.enqueue(
+            NewJob::new(SEND_MESSAGE, serde_json::json!({ "message_id": id }))
+                .for_tenant(new.tenant)
+                .on_queue("send")
+                .max_attempts(new.max_attempts),
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    /// Records a successful provider call: the provider's id, status `sent` (never backwards),
+    /// and any statuses that arrived before this answer.
+    pub async fn mark_sent(&self, tenant: TenantId, id: MessageId, channel: ChannelId, provider_message_id: &str) -> Result<()> {
+        let mut tx = self.begin().await?;
+        with_tx!(tx, c => sqlx::query(
+            "UPDATE messages SET provider_message_id = $3, attempts = attempts + 1, last_attempt_at = $4, updated_at = $4, \
+             status = CASE WHEN status = 'queued' THEN 'sent' ELSE status END, error_code = NULL, error_message = NULL \
+             WHERE id = $1 AND tenant_id = $2",
+        )
+        .bind(id.to_string())
+        .bind(tenant.to_string())
+        .bind(provider_message_id)
+        .bind(now_millis())
+        .execute(c)
+        .await?
+        .rows_affected());
+        let outcome = tx.apply_recorded_statuses(tenant, channel, provider_message_id).await?;
+        let status = match outcome {
+            crate::inbound::StatusOutcome::Applied { status, .. } => status,
+            _ => "sent".to_owned(),
+        };
+        let data = serde_json::json!({
+            "message_id": id, "provider_message_id": provider_message_id, "status": status,
+            "reported": "sent", "channel_id": channel, "timestamp": crate::from_millis(now_millis()),
+        });
+        tx.emit_event(tenant, crate::events::types::MESSAGE_STATUS, data).await?;
+        tx.commit().await
+    }
+
+    /// Records a failed attempt with the provider's code and a sentence; `final_failure` marks
+    /// the message `failed` (no more attempts) and tells the tenant's application.
+    pub async fn mark_attempt_failed(
+        &self,
+        tenant: TenantId,
+        id: MessageId,
+        code: &str,
+        sentence: &str,
+        final_failure: bool,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let failed = with_tx!(tx, c => sqlx::query(
+            "UPDATE messages SET attempts = attempts + 1, last_attempt_at = $3, updated_at = $3, error_code = $4, \
+             error_message = $5, status = CASE WHEN $6 AND status IN ('queued', 'sent') THEN 'failed' ELSE status END \
+             WHERE id = $1 AND tenant_id = $2 AND status IN ('queued', 'sent')",
+        )
+        .bind(id.to_string())
+        .bind(tenant.to_string())
+        .bind(now_millis())
+        .bind(code)
+        .bind(sentence)
+        .bind(final_failure)
+        .execute(c)
+        .await?
+        .rows_affected());
+        if final_failure && failed > 0 {
+            let data = serde_json::json!({
+                "message_id": id, "status": "failed", "reported": "failed",
+                "timestamp": crate::from_millis(now_millis()),
+                "error": { "code": code, "message": sentence },
+            });
+            tx.emit_event(tenant, crate::events::types::MESSAGE_STATUS, data).await?;
+        }
+        tx.commit().await
+    }
+
+    /// Remembers the WhatsApp id the provider resolved a number to (how AR/MX/BR numbers converge).
+    pub async fn set_contact_wa_id(&self, tenant: TenantId, contact: ContactId, wa_id: &str, contact_key: &str) -> Result<()> {
+        with_pool!(self, p => sqlx::query(
+            "UPDATE contacts SET wa_id = $3, contact_key = COALESCE(contact_key, $4), updated_at = $5 WHERE id = $1 AND tenant_id = $2",
+        )
+        .bind(contact.to_string())
+        .bind(tenant.to_string())
+        .bind(wa_id)
+        .bind(contact_key)
+        .bind(now_millis())
+        .execute(p)
+        .await?
+        .rows_affected());
+        Ok(())
+    }
+}

@@ -1,0 +1,155 @@
+//! The `message.send` job: one provider call for one queued message, behind the channel's rate
+//! limits and circuit breaker. Waiting for a limit or a breaker defers the job without using an
+//! attempt; only real provider failures count, and only retryable ones are retried.
+
+use std::time::{Duration, Instant};
+
+use chasqui_channels::send::{ErrorClass, OutboundMessage, SendError};
+use chasqui_core::ids::MessageId;
+use chasqui_core::phone::WaId;
+use chasqui_store::StoreError;
+use chasqui_store::channels::status as channel_status;
+use chasqui_store::jobs::Job;
+use chasqui_store::worker::JobError;
+
+use crate::http::AppState;
+
+/// Longest wait for a throughput token inside the job; longer waits defer the job.
+const MAX_INLINE_WAIT: Duration = Duration::from_millis(500);
+/// How long messages of a channel that needs re-authorization wait before looking again.
+const HOLD: Duration = Duration::from_secs(60);
+
+fn store_err(e: StoreError) -> JobError {
+    JobError::retry(e.to_string())
+}
+
+fn defer(reason: impl Into<String>, after: Duration) -> JobError {
+    JobError::Defer { reason: reason.into(), after: after.max(Duration::from_millis(10)) }
+}
+
+/// Runs one send.
+pub async fn handle(state: AppState, job: Job) -> Result<(), JobError> {
+    let tenant = job.tenant.ok_or_else(|| JobError::Permanent("send job without tenant".into()))?;
+    let id: MessageId = job
+        .payload
+        .get("message_id")
+        .and_then(|v| v.as_str())
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| JobError::Permanent("send job without a valid message_id".into()))?;
+    let message = match state.store.message(tenant, id).await {
+        Ok(m) => m,
+        Err(StoreError::NotFound(_)) => return Err(JobError::Permanent(format!("message {id} does not exist"))),
+        Err(e) => return Err(store_err(e)),
+    };
+    if message.provider_message_id.is_some() || message.status != "queued" {
+        // Already sent (a retry after a crash between the call and the job's completion).
+        return Ok(());
+    }
+    let channel = match state.store.channel(tenant, message.channel_id).await {
+        Ok(c) => c,
+        Err(StoreError::NotFound(_)) => {
+            state
+                .store
+                .mark_attempt_failed(tenant, id, "channel_deleted", "The channel of this message was deleted before it was sent.", true)
+                .await
+                .map_err(store_err)?;
+            return Ok(());
+        }
+        Err(e) => return Err(store_err(e)),
+    };
+    if channel.status != channel_status::ACTIVE {
+        return Err(defer(format!("channel is {}", channel.status), HOLD));
+    }
+    let key = channel.id.to_string();
+    if let Err(open) = state.outbound.breakers.allow(&key) {
+        let wait = open.until.saturating_duration_since(Instant::now());
+        return Err(defer("circuit breaker open", wait));
+    }
+    let number = channel.phone_number_id.clone().or(channel.display_phone_number.clone()).unwrap_or_else(|| key.clone());
+    let recipient = message.to_address.clone().unwrap_or_default();
+    if let Err(at) = state.outbound.pairs.try_acquire(&number, &recipient) {
+        return Err(defer("pair rate limit", at.saturating_duration_since(Instant::now())));
+    }
+    let wait = state.outbound.throughput.acquire(&number, crate::outbound::runtime::OutboundRuntime::rate_of(&channel));
+    if wait > MAX_INLINE_WAIT {
+        return Err(defer("throughput limit", wait));
+    }
+    tokio::time::sleep(wait).await;
+
+    let keys = state.keys.current();
+    let mut secrets = Vec::new();
+    for name in ["access_token", "api_key", "auth_token"] {
+        if channel.secrets_set.iter().any(|s| s == name)
+            && let Some(v) = state.store.channel_secret(&keys, &channel, name).await.map_err(|e| JobError::retry(e.to_string()))?
+        {
+            secrets.push((name, v));
+        }
+    }
+    let sender = match state
+        .outbound
+        .sender(&state.config, &channel, |n| secrets.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone()))
+    {
+        Ok(s) => s,
+        Err(reason) => {
+            state.store.mark_attempt_failed(tenant, id, "channel_misconfigured", &reason, true).await.map_err(store_err)?;
+            return Ok(());
+        }
+    };
+    let request = message.content.get("request").cloned().unwrap_or_default();
+    let outgoing = match OutboundMessage::new(id.to_string(), request) {
+        Ok(m) => m,
+        Err(e) => {
+            state.store.mark_attempt_failed(tenant, id, "invalid_request", &e.to_string(), true).await.map_err(store_err)?;
+            return Ok(());
+        }
+    };
+    let outcome = sender.send(&outgoing).await;
+    state.outbound.breakers.record(&key, &outcome);
+    match outcome {
+        Ok(receipt) => {
+            metrics::counter!("chasqui_messages_sent_total", "channel_kind" => channel.kind.as_str()).increment(1);
+            state.store.mark_sent(tenant, id, channel.id, &receipt.provider_message_id).await.map_err(store_err)?;
+            if let (Some(wa_id), Some(contact)) = (receipt.wa_id.as_deref(), message.contact_id)
+                && let Ok(w) = WaId::parse(wa_id)
+            {
+                state
+                    .store
+                    .set_contact_wa_id(tenant, contact, w.as_str(), &w.contact_key().to_string())
+                    .await
+                    .map_err(store_err)?;
+            }
+            Ok(())
+        }
+        Err(e) => failed(&state, &job, &channel, id, e).await,
+    }
+}
+
+async fn failed(
+    state: &AppState,
+    job: &Job,
+    channel: &chasqui_store::channels::Channel,
+    id: MessageId,
+    e: SendError,
+) -> Result<(), JobError> {
+    let tenant = channel.tenant_id;
+    let code = e.code.map(|c| c.to_string()).or(e.http_status.map(|s| format!("http_{s}"))).unwrap_or_else(|| "network".into());
+    metrics::counter!("chasqui_send_failures_total", "channel_kind" => channel.kind.as_str(), "class" => format!("{:?}", e.class))
+        .increment(1);
+    tracing::warn!(message_id = %id, channel_id = %channel.id, code = %code, class = ?e.class, error = %e.message, "send failed");
+    match e.class {
+        ErrorClass::AuthExpired => {
+            // The token is expired or revoked: hold every message of the channel until it is fixed.
+            let _ = state.store.set_channel_status(tenant, channel.id, channel_status::NEEDS_REAUTH, "provider").await;
+            state.store.mark_attempt_failed(tenant, id, &code, &e.message, false).await.map_err(store_err)?;
+            Err(defer(format!("channel needs re-authorization: {}", e.message), HOLD))
+        }
+        ErrorClass::Retryable | ErrorClass::RateLimited if job.attempt < job.max_attempts => {
+            state.store.mark_attempt_failed(tenant, id, &code, &e.message, false).await.map_err(store_err)?;
+            Err(JobError::Retry { message: e.message.clone(), after: e.retry_after })
+        }
+        _ => {
+            state.store.mark_attempt_failed(tenant, id, &code, &e.message, true).await.map_err(store_err)?;
+            Ok(())
+        }
+    }
+}
