@@ -112,6 +112,27 @@ impl Store {
         row.ok_or(StoreError::NotFound("contact"))?.try_into()
     }
 
+    /// The contact a number (any of its variant keys) or a user id belongs to, if any.
+    pub async fn find_contact(&self, tenant: TenantId, user_id: Option<&str>, keys: &[String]) -> Result<Option<Contact>> {
+        if let Some(u) = user_id {
+            let sql = sqlx::AssertSqlSafe(format!("{SELECT} WHERE tenant_id = $1 AND user_id = $2"));
+            let row: Option<ContactRow> =
+                with_pool!(self, p => sqlx::query_as(sql).bind(tenant.to_string()).bind(u).fetch_optional(p).await?);
+            if let Some(r) = row {
+                return r.try_into().map(Some);
+            }
+        }
+        for key in keys {
+            let sql = sqlx::AssertSqlSafe(format!("{SELECT} WHERE tenant_id = $1 AND contact_key = $2"));
+            let row: Option<ContactRow> =
+                with_pool!(self, p => sqlx::query_as(sql).bind(tenant.to_string()).bind(key).fetch_optional(p).await?);
+            if let Some(r) = row {
+                return r.try_into().map(Some);
+            }
+        }
+        Ok(None)
+    }
+
     /// A tenant's contacts, oldest first, filtered.
     pub async fn list_contacts(
         &self,

@@ -66,9 +66,16 @@ pub struct MessageView {
     context_message_id: Option<String>,
     timestamp: Option<DateTime<Utc>>,
     error: Option<serde_json::Value>,
+    /// Where an outbound message goes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    to: Option<String>,
+    /// Provider calls made for an outbound message.
+    attempts: i64,
     created_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     statuses: Option<Vec<serde_json::Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    media: Option<Vec<crate::media::http::MediaView>>,
 }
 
 impl From<Message> for MessageView {
@@ -89,8 +96,11 @@ impl From<Message> for MessageView {
             context_message_id: m.context_message_id,
             timestamp: m.provider_timestamp,
             error,
+            to: m.to_address,
+            attempts: m.attempts,
             created_at: m.created_at,
             statuses: None,
+            media: None,
         }
     }
 }
@@ -266,7 +276,11 @@ pub async fn get_message(State(state): State<AppState>, auth: TenantAuth, Path(i
     let id: MessageId = id.parse().map_err(|_| ApiError::not_found("message"))?;
     let m = state.store.message(auth.tenant_id, id).await?;
     let history = state.store.message_history(auth.tenant_id, &m).await?;
+    let media = state.store.media_for_message(auth.tenant_id, m.id).await?;
     let mut view = MessageView::from(m);
+    if !media.is_empty() {
+        view.media = Some(media.iter().map(crate::media::http::MediaView::new).collect());
+    }
     view.statuses = Some(
         history
             .into_iter()

@@ -73,7 +73,7 @@ pub fn router(state: AppState) -> Router {
         .route("/conversations", get(conversations::list_conversations))
         .route("/conversations/{id}", get(conversations::get_conversation))
         .route("/conversations/{id}/messages", get(conversations::conversation_messages))
-        .route("/messages", get(conversations::list_messages))
+        .route("/messages", get(conversations::list_messages).post(crate::outbound::api::send))
         .route("/messages/{id}", get(conversations::get_message))
         .route("/contacts", get(conversations::list_contacts))
         .route("/contacts/{id}", get(conversations::get_contact).patch(conversations::patch_contact))

@@ -1,5 +1,6 @@
 //! Outbound: the send API, the sender job, and the per-process resilience state (rate limits
 //! and circuit breakers) every send goes through.
 
+pub mod api;
 pub mod runtime;
 pub mod send_job;

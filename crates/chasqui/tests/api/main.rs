@@ -13,5 +13,6 @@ mod links;
 mod media;
 mod observability;
 mod qr;
+mod send;
 mod tenant;
 mod webhook_endpoints;

@@ -1,0 +1,261 @@
+//! The send API end to end: validation, idempotency, the sender job against a local imitation of
+//! the Cloud API (which records every request), statuses by webhook.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use hmac::{Hmac, Mac};
+use reqwest::Method;
+use serde_json::{Value, json as j};
+use sha2::Sha256;
+
+use crate::helpers::{Db, TestApp, error_of, json, spawn_app_on};
+
+const APP_SECRET: &str = "send-app-secret";
+const TOKEN: &str = "EAAG-send-token";
+
+#[derive(Clone, Default)]
+struct Graph {
+    requests: Arc<Mutex<Vec<(String, Option<String>, Value)>>>,
+    /// Answers to give before succeeding: (HTTP status, body).
+    failures: Arc<Mutex<Vec<(u16, Value)>>>,
+}
+
+async fn graph_send(State(g): State<Graph>, uri: axum::http::Uri, headers: HeaderMap, body: String) -> (StatusCode, axum::Json<Value>) {
+    let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    let n = {
+        let mut r = g.requests.lock().unwrap();
+        r.push((uri.path().to_owned(), auth, v.clone()));
+        r.len()
+    };
+    if let Some((status, body)) = {
+        let mut f = g.failures.lock().unwrap();
+        if f.is_empty() { None } else { Some(f.remove(0)) }
+    } {
+        return (StatusCode::from_u16(status).unwrap(), axum::Json(body));
+    }
+    let to = v["to"].as_str().unwrap_or_default().to_owned();
+    (
+        StatusCode::OK,
+        axum::Json(j!({"messaging_product": "whatsapp", "contacts": [{"input": to, "wa_id": to}], "messages": [{"id": format!("wamid.TEST{n}")}]})),
+    )
+}
+
+async fn start_graph() -> (Graph, String) {
+    let g = Graph::default();
+    let app = Router::new().route("/{version}/{pnid}/messages", post(graph_send)).with_state(g.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (g, format!("http://{addr}"))
+}
+
+fn sign(body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(APP_SECRET.as_bytes()).unwrap();
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+async fn setup(db: Db) -> Option<(TestApp, Graph, String)> {
+    let app = spawn_app_on(
+        db,
+        &[
+            ("CHASQUI_META_APP_SECRET", APP_SECRET),
+            ("CHASQUI_WORKERS_POLL_INTERVAL_MS", "50"),
+            ("CHASQUI_ALLOW_PRIVATE_WEBHOOK_URLS", "true"),
+        ],
+    )
+    .await?;
+    let (graph, base) = start_graph().await;
+    let ch = json(
+        app.authed(Method::POST, "/v1/channels")
+            .json(&j!({"kind": "whatsapp_cloud", "phone_number_id": "1000", "access_token": TOKEN, "settings": {"base_url": base}}))
+            .send()
+            .await
+            .unwrap(),
+        201,
+    )
+    .await;
+    Some((app, graph, ch["id"].as_str().unwrap().to_owned()))
+}
+
+/// A customer writes, opening the 24-hour window.
+async fn customer_writes(app: &TestApp, from: &str, wamid: &str) {
+    let now = chrono::Utc::now().timestamp().to_string();
+    let body = serde_json::to_vec(&j!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550000000", "phone_number_id": "1000"},
+            "contacts": [{"profile": {"name": "Ana"}, "wa_id": from}],
+            "messages": [{"from": from, "id": wamid, "timestamp": now, "type": "text", "text": {"body": "hola"}}]
+        }}]}]
+    }))
+    .unwrap();
+    let res = app.client.post(app.url("/webhooks/whatsapp")).header("x-hub-signature-256", sign(&body)).body(body).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+async fn status_webhook(app: &TestApp, wamid: &str, status: &str, to: &str) {
+    let body = serde_json::to_vec(&j!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550000000", "phone_number_id": "1000"},
+            "statuses": [{"id": wamid, "status": status, "timestamp": chrono::Utc::now().timestamp().to_string(), "recipient_id": to}]
+        }}]}]
+    }))
+    .unwrap();
+    let res = app.client.post(app.url("/webhooks/whatsapp")).header("x-hub-signature-256", sign(&body)).body(body).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+async fn wait_for(app: &TestApp, id: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..400 {
+        let m = json(app.authed(Method::GET, &format!("/v1/messages/{id}")).send().await.unwrap(), 200).await;
+        if pred(&m) {
+            return m;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("message {id} never reached the expected state");
+}
+
+async fn send_then_statuses(db: Db) {
+    let Some((app, graph, _)) = setup(db).await else { return };
+    // Outside the window: free-form is refused, naming the fix.
+    let res = app.authed(Method::POST, "/v1/messages").json(&j!({"to": "+54 9 11 2345-6789", "type": "text", "text": {"body": "hola"}})).send().await.unwrap();
+    let err = json(res, 422).await;
+    assert_eq!(error_of(&err).0, "window_closed");
+    assert!(graph.requests.lock().unwrap().is_empty());
+
+    customer_writes(&app, "5491123456789", "wamid.IN1").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let res = app.authed(Method::POST, "/v1/messages").json(&j!({"to": "+54 9 11 2345-6789", "type": "text", "text": {"body": "¡Hola Ana! Tu turno es mañana."}})).send().await.unwrap();
+    let queued = json(res, 202).await;
+    assert_eq!(queued["status"], "queued");
+    assert_eq!(queued["to"], "5491123456789");
+    let id = queued["id"].as_str().unwrap().to_owned();
+    let sent = wait_for(&app, &id, |m| m["status"] == "sent").await;
+    let wamid = sent["provider_message_id"].as_str().unwrap().to_owned();
+    {
+        let reqs = graph.requests.lock().unwrap();
+        assert_eq!(reqs.len(), 1);
+        let (path, auth, body) = &reqs[0];
+        assert_eq!(path, "/v23.0/1000/messages");
+        assert_eq!(auth.as_deref(), Some(&*format!("Bearer {TOKEN}")));
+        assert_eq!(body["messaging_product"], "whatsapp");
+        assert_eq!(body["to"], "5491123456789");
+        assert_eq!(body["text"]["body"], "¡Hola Ana! Tu turno es mañana.");
+    }
+    // Statuses arrive out of order; the message only moves forward.
+    status_webhook(&app, &wamid, "read", "5491123456789").await;
+    status_webhook(&app, &wamid, "delivered", "5491123456789").await;
+    let read = wait_for(&app, &id, |m| m["status"] == "read").await;
+    let history: Vec<&str> = read["statuses"].as_array().unwrap().iter().map(|s| s["status"].as_str().unwrap()).collect();
+    assert!(history.contains(&"read") && history.contains(&"delivered"), "{read}");
+    // The reply belongs to the customer's conversation.
+    let convs = json(app.authed(Method::GET, "/v1/conversations").send().await.unwrap(), 200).await;
+    assert_eq!(convs["data"].as_array().unwrap().len(), 1);
+    app.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn send_then_statuses_sqlite() {
+    send_then_statuses(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn send_then_statuses_postgres() {
+    send_then_statuses(Db::Postgres).await;
+}
+
+#[tokio::test]
+async fn idempotency_keys_return_the_first_answer_even_when_racing() {
+    let Some((app, graph, _)) = setup(Db::Sqlite).await else { return };
+    customer_writes(&app, "5491123456789", "wamid.IN2").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let body = j!({"to": "5491123456789", "type": "text", "text": {"body": "una sola vez"}});
+    let mut tasks = Vec::new();
+    for _ in 0..2 {
+        let req = app.authed(Method::POST, "/v1/messages").header("idempotency-key", "order-42").json(&body);
+        tasks.push(tokio::spawn(async move { req.send().await.unwrap().json::<Value>().await.unwrap() }));
+    }
+    let a = tasks.remove(0).await.unwrap();
+    let b = tasks.remove(0).await.unwrap();
+    assert_eq!(a["id"], b["id"], "{a} {b}");
+    let again = json(app.authed(Method::POST, "/v1/messages").header("idempotency-key", "order-42").json(&body).send().await.unwrap(), 202).await;
+    assert_eq!(again["id"], a["id"]);
+    let other = j!({"to": "5491123456789", "type": "text", "text": {"body": "otra cosa"}});
+    let res = app.authed(Method::POST, "/v1/messages").header("idempotency-key", "order-42").json(&other).send().await.unwrap();
+    assert_eq!(error_of(&json(res, 409).await).0, "idempotency_key_reused");
+    wait_for(&app, a["id"].as_str().unwrap(), |m| m["status"] == "sent").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(graph.requests.lock().unwrap().len(), 1, "one message, one provider call");
+    app.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn retryable_failures_retry_and_permanent_ones_fail_with_a_sentence() {
+    let Some((app, graph, _)) = setup(Db::Sqlite).await else { return };
+    customer_writes(&app, "5491123456789", "wamid.IN3").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Three 5xx answers, then success: one message, sent once.
+    graph.failures.lock().unwrap().extend(
+        (0..3).map(|_| (500, j!({"error": {"message": "Service temporarily unavailable", "type": "OAuthException", "code": 2, "fbtrace_id": "x"}}))),
+    );
+    let q = json(app.authed(Method::POST, "/v1/messages").json(&j!({"to": "5491123456789", "type": "text", "text": {"body": "reintento"}})).send().await.unwrap(), 202).await;
+    let id = q["id"].as_str().unwrap().to_owned();
+    // Retries back off (seconds), so allow time.
+    let mut sent = Value::Null;
+    for _ in 0..120 {
+        let m = json(app.authed(Method::GET, &format!("/v1/messages/{id}")).send().await.unwrap(), 200).await;
+        if m["status"] == "sent" {
+            sent = m;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(sent["status"], "sent", "never sent after the provider recovered");
+    assert_eq!(sent["attempts"], 4);
+    assert_eq!(graph.requests.lock().unwrap().len(), 4);
+
+    // A permanent error fails the message at once with the provider's code and a sentence.
+    graph.failures.lock().unwrap().push((
+        400,
+        j!({"error": {"message": "(#131026) Message undeliverable", "type": "OAuthException", "code": 131026, "fbtrace_id": "y"}}),
+    ));
+    let q = json(app.authed(Method::POST, "/v1/messages").json(&j!({"to": "5491123456789", "type": "text", "text": {"body": "no llega"}})).send().await.unwrap(), 202).await;
+    let failed = wait_for(&app, q["id"].as_str().unwrap(), |m| m["status"] == "failed").await;
+    assert_eq!(failed["error"]["code"], "131026");
+    assert!(failed["error"]["message"].as_str().unwrap().contains("131026"), "{failed}");
+    app.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn bad_sends_get_precise_errors() {
+    let Some((app, _graph, _)) = setup(Db::Sqlite).await else { return };
+    for (body, code, field) in [
+        (j!({"to": "+54 9 11 2345-6789", "type": "text"}), "missing_field", "text"),
+        (j!({"to": "123", "type": "text", "text": {"body": "x"}}), "", "to"),
+        (j!({"type": "text", "text": {"body": "x"}}), "recipient_required", ""),
+        (j!({"to": "5491123456789", "type": "template", "template": {"name": "nope", "language": {"code": "es"}}}), "template_not_found", "template.name"),
+        (j!({"to": "5491123456789", "type": "text", "text": {"body": "x"}, "colour": "red"}), "unknown_field", "colour"),
+    ] {
+        let res = app.authed(Method::POST, "/v1/messages").json(&body).send().await.unwrap();
+        let err = json(res, 422).await;
+        let (got, _) = error_of(&err);
+        if !code.is_empty() {
+            assert_eq!(got, code, "{body} -> {err}");
+        }
+        if !field.is_empty() {
+            assert_eq!(err["error"]["field"], field, "{body} -> {err}");
+        }
+    }
+    app.shutdown().await.unwrap();
+}
