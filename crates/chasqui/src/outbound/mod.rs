@@ -2,5 +2,6 @@
 //! and circuit breakers) every send goes through.
 
 pub mod api;
+pub mod channel_ops;
 pub mod runtime;
 pub mod send_job;

@@ -39,6 +39,9 @@ async fn graph_send(State(g): State<Graph>, uri: axum::http::Uri, headers: Heade
     } {
         return (StatusCode::from_u16(status).unwrap(), axum::Json(body));
     }
+    if v["status"] == "read" {
+        return (StatusCode::OK, axum::Json(j!({"success": true})));
+    }
     let to = v["to"].as_str().unwrap_or_default().to_owned();
     (
         StatusCode::OK,
@@ -48,7 +51,15 @@ async fn graph_send(State(g): State<Graph>, uri: axum::http::Uri, headers: Heade
 
 async fn start_graph() -> (Graph, String) {
     let g = Graph::default();
-    let app = Router::new().route("/{version}/{pnid}/messages", post(graph_send)).with_state(g.clone());
+    let app = Router::new()
+        .route("/{version}/{pnid}/messages", post(graph_send))
+        .route(
+            "/{version}/{pnid}",
+            axum::routing::get(|| async {
+                axum::Json(j!({"verified_name": "Taller Norte", "display_phone_number": "+1 555-000-0000", "id": "1000", "quality_rating": "GREEN"}))
+            }),
+        )
+        .with_state(g.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -257,5 +268,35 @@ async fn bad_sends_get_precise_errors() {
             assert_eq!(err["error"]["field"], field, "{body} -> {err}");
         }
     }
+    app.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn mark_read_with_typing_health_and_test_send() {
+    let Some((app, graph, channel)) = setup(Db::Sqlite).await else { return };
+    customer_writes(&app, "5491123456789", "wamid.README").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let msgs = json(app.authed(Method::GET, "/v1/messages?direction=in").send().await.unwrap(), 200).await;
+    let id = msgs["data"][0]["id"].as_str().unwrap().to_owned();
+    let r = json(app.authed(Method::POST, &format!("/v1/messages/{id}/read")).json(&j!({"typing": true})).send().await.unwrap(), 200).await;
+    assert_eq!(r["read"], true);
+    {
+        let reqs = graph.requests.lock().unwrap();
+        let (_, _, body) = reqs.last().unwrap();
+        assert_eq!(body["status"], "read");
+        assert_eq!(body["message_id"], "wamid.README");
+        assert_eq!(body["typing_indicator"]["type"], "text");
+    }
+    let health = json(app.authed(Method::GET, &format!("/v1/channels/{channel}/health")).send().await.unwrap(), 200).await;
+    assert_eq!(health["breaker"]["state"], "closed", "{health}");
+    assert_eq!(health["rate"]["per_second"], 80.0);
+    assert!(health["provider"].is_object(), "{health}");
+    let t = json(
+        app.authed(Method::POST, &format!("/v1/channels/{channel}/test")).json(&j!({"to": "5491123456789"})).send().await.unwrap(),
+        202,
+    )
+    .await;
+    let sent = wait_for(&app, t["id"].as_str().unwrap(), |m| m["status"] == "sent").await;
+    assert!(sent["text"].as_str().unwrap().contains("test message"));
     app.shutdown().await.unwrap();
 }
