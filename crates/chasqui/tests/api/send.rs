@@ -23,11 +23,14 @@ struct Graph {
     requests: Arc<Mutex<Vec<(String, Option<String>, Value)>>>,
     /// Answers to give before succeeding: (HTTP status, body).
     failures: Arc<Mutex<Vec<(u16, Value)>>>,
+    /// When each send arrived.
+    times: Arc<Mutex<Vec<std::time::Instant>>>,
 }
 
 async fn graph_send(State(g): State<Graph>, uri: axum::http::Uri, headers: HeaderMap, body: String) -> (StatusCode, axum::Json<Value>) {
     let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    g.times.lock().unwrap().push(std::time::Instant::now());
     let n = {
         let mut r = g.requests.lock().unwrap();
         r.push((uri.path().to_owned(), auth, v.clone()));
@@ -298,5 +301,52 @@ async fn mark_read_with_typing_health_and_test_send() {
     .await;
     let sent = wait_for(&app, t["id"].as_str().unwrap(), |m| m["status"] == "sent").await;
     assert!(sent["text"].as_str().unwrap().contains("test message"));
+    app.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn sends_from_one_number_are_spaced_at_its_throughput() {
+    let Some((app, graph, _)) = setup(Db::Sqlite).await else { return };
+    let n = 200usize;
+    let numbers: Vec<String> = (0..n).map(|i| format!("54911{:08}", 20_000_000 + i)).collect();
+    // 200 customers write in one batched webhook (Meta batches), opening their windows.
+    let now = chrono::Utc::now().timestamp().to_string();
+    let contacts: Vec<Value> = numbers.iter().map(|w| j!({"profile": {"name": "C"}, "wa_id": w})).collect();
+    let messages: Vec<Value> = numbers
+        .iter()
+        .enumerate()
+        .map(|(i, w)| j!({"from": w, "id": format!("wamid.BATCH{i}"), "timestamp": now, "type": "text", "text": {"body": "hola"}}))
+        .collect();
+    let body = serde_json::to_vec(&j!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+        "messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550000000", "phone_number_id": "1000"},
+        "contacts": contacts, "messages": messages}}]}]}))
+    .unwrap();
+    let res = app.client.post(app.url("/webhooks/whatsapp")).header("x-hub-signature-256", sign(&body)).body(body).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    for _ in 0..400 {
+        if app.store.list_receipts("pending", 1, None).await.unwrap().items.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    for w in &numbers {
+        json(app.authed(Method::POST, "/v1/messages").json(&j!({"to": w, "type": "text", "text": {"body": "turno confirmado"}})).send().await.unwrap(), 202)
+            .await;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while graph.times.lock().unwrap().len() < n {
+        assert!(std::time::Instant::now() < deadline, "only {} of {n} sent", graph.times.lock().unwrap().len());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut times = graph.times.lock().unwrap().clone();
+    times.sort();
+    // At 80/s, 200 sends need at least 199/80 ≈ 2.5 s; never more than 80 (+ a little timing
+    // slack) inside any one second.
+    let span = times[n - 1] - times[0];
+    assert!(span >= Duration::from_millis(2_200), "200 sends took only {span:?}: the 80/s limit was not applied");
+    for (i, t) in times.iter().enumerate() {
+        let in_window = times[i..].iter().take_while(|u| **u - *t < Duration::from_secs(1)).count();
+        assert!(in_window <= 85, "{in_window} sends within one second");
+    }
     app.shutdown().await.unwrap();
 }
