@@ -20,6 +20,9 @@ pub enum ChannelKind {
     /// A Chatwoot inbox (inbound events only).
     #[serde(rename = "chatwoot")]
     Chatwoot,
+    /// A WPBox-style reseller API (Zaptra): sends by token, no webhooks of its own.
+    #[serde(rename = "zaptra")]
+    Zaptra,
     /// The built-in imitation of the Cloud API.
     #[serde(rename = "sandbox")]
     Sandbox,
@@ -27,16 +30,17 @@ pub enum ChannelKind {
 
 /// Raised for a kind we do not support.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown channel kind `{0}`: use one of whatsapp_cloud, 360dialog, twilio, chatwoot, sandbox")]
+#[error("unknown channel kind `{0}`: use one of whatsapp_cloud, 360dialog, twilio, chatwoot, zaptra, sandbox")]
 pub struct UnknownChannelKind(pub String);
 
 impl ChannelKind {
     /// Every kind.
-    pub const ALL: [ChannelKind; 5] = [
+    pub const ALL: [ChannelKind; 6] = [
         ChannelKind::WhatsappCloud,
         ChannelKind::Dialog360,
         ChannelKind::Twilio,
         ChannelKind::Chatwoot,
+        ChannelKind::Zaptra,
         ChannelKind::Sandbox,
     ];
 
@@ -47,6 +51,7 @@ impl ChannelKind {
             ChannelKind::Dialog360 => "360dialog",
             ChannelKind::Twilio => "twilio",
             ChannelKind::Chatwoot => "chatwoot",
+            ChannelKind::Zaptra => "zaptra",
             ChannelKind::Sandbox => "sandbox",
         }
     }

@@ -95,6 +95,7 @@ impl SenderKind {
             ChannelKind::WhatsappCloud | ChannelKind::Sandbox => Some(SenderKind::CloudApi),
             ChannelKind::Dialog360 => Some(SenderKind::Dialog360),
             ChannelKind::Twilio => Some(SenderKind::Twilio),
+            ChannelKind::Zaptra => Some(SenderKind::Zaptra),
             ChannelKind::Chatwoot => None,
         }
     }

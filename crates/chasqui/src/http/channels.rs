@@ -57,6 +57,8 @@ impl ChannelView {
             ChannelKind::Dialog360 => format!("/webhooks/360dialog/{}", c.id),
             ChannelKind::Twilio => format!("/webhooks/twilio/{}", c.id),
             ChannelKind::Chatwoot => format!("/webhooks/chatwoot/{}", c.id),
+            // Zaptra has no webhooks of its own; statuses are not reported back.
+            ChannelKind::Zaptra => String::new(),
         };
         let secrets = SECRET_NAMES
             .iter()
@@ -73,7 +75,7 @@ impl ChannelView {
             display_phone_number: c.display_phone_number,
             settings: c.settings,
             secrets,
-            webhook_url: format!("{base}{path}"),
+            webhook_url: if path.is_empty() { String::new() } else { format!("{base}{path}") },
             created_at: c.created_at,
             updated_at: c.updated_at,
             generated_webhook_secret: None,
@@ -87,6 +89,7 @@ fn relevant_secret(kind: ChannelKind, name: &str) -> bool {
         ChannelKind::Dialog360 => matches!(name, "api_key" | "webhook_secret"),
         ChannelKind::Twilio => name == "auth_token",
         ChannelKind::Chatwoot => matches!(name, "webhook_secret" | "access_token"),
+        ChannelKind::Zaptra => name == "access_token",
     }
 }
 
@@ -186,6 +189,16 @@ pub async fn create(
                     "missing_field",
                     "settings.account_sid",
                     "A `twilio` channel needs `settings.account_sid` (starts with `AC`, from the Twilio console).",
+                ));
+            }
+        }
+        ChannelKind::Zaptra => {
+            required(kind, "access_token", &get("access_token"))?;
+            if !body.settings.get("base_url").is_some_and(|v| v.as_str().is_some_and(|s| s.starts_with("http"))) {
+                return Err(ApiError::invalid(
+                    "missing_field",
+                    "settings.base_url",
+                    "A `zaptra` channel needs `settings.base_url`, the reseller's API base (e.g. https://zaptra.in/api/wpbox).",
                 ));
             }
         }

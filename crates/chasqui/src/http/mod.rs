@@ -15,6 +15,7 @@ pub mod links;
 pub mod list;
 pub mod metrics;
 pub mod tenant;
+pub mod templates;
 pub mod webhook_endpoints;
 
 use std::sync::Arc;
@@ -83,6 +84,7 @@ pub fn router(state: AppState) -> Router {
         .route("/channels/{id}", get(channels::get).patch(channels::patch).delete(channels::delete))
         .merge(links::routes())
         .merge(webhook_endpoints::routes())
+        .merge(templates::routes())
         .merge(crate::media::http::routes())
         .merge(events::routes());
     Router::new()

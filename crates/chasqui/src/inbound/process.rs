@@ -11,6 +11,7 @@ use chasqui_store::channels::{Channel, status as channel_status};
 use chasqui_store::inbound::{ContactIdentity, NewMessage, StatusOutcome, StatusRecord};
 use chasqui_store::events::types;
 use chasqui_store::receipts::{Receipt, state};
+use chasqui_store::templates::TemplateChange;
 use chasqui_store::worker::JobError;
 use chasqui_store::{Store, StoreError, Tx};
 
@@ -220,6 +221,9 @@ async fn process_meta(store: &Store, receipt: &Receipt, parsed: &MetaWebhook) ->
                     {
                         set_status_in_tx(&mut tx, channel, channel_status::DISCONNECTED).await?;
                     }
+                    if let Some(change) = template_change(known) {
+                        tx.set_template_status(channel.tenant_id, &change).await?;
+                    }
                     out.events += 1;
                 }
             }
@@ -242,6 +246,37 @@ async fn set_status_in_tx(tx: &mut Tx, channel: &Channel, status: &str) -> Resul
     let data = serde_json::json!({ "channel": { "id": channel.id, "kind": channel.kind, "status": status, "reason": "provider" } });
     tx.emit_event(channel.tenant_id, types::CHANNEL_UPDATED, data).await?;
     Ok(())
+}
+
+/// What a template webhook changes on the stored template (status, category, quality score);
+/// found by Meta's id, else by name and language.
+fn template_change(known: &meta::KnownField) -> Option<TemplateChange<'_>> {
+    let change = match known {
+        meta::KnownField::TemplateStatus(s) => TemplateChange {
+            provider_id: s.template_id.as_deref(),
+            name: s.template_name.as_deref(),
+            language: s.language.as_deref(),
+            status: s.event.as_deref(),
+            category: s.category.as_deref(),
+            quality_score: None,
+        },
+        meta::KnownField::TemplateCategory(c) => TemplateChange {
+            provider_id: c.template_id.as_deref(),
+            name: c.template_name.as_deref(),
+            language: c.language.as_deref(),
+            category: c.new_category.as_deref(),
+            ..TemplateChange::default()
+        },
+        meta::KnownField::TemplateQuality(q) => TemplateChange {
+            provider_id: q.template_id.as_deref(),
+            name: q.template_name.as_deref(),
+            language: q.language.as_deref(),
+            quality_score: q.new_quality_score.as_deref(),
+            ..TemplateChange::default()
+        },
+        _ => return None,
+    };
+    (change.status.is_some() || change.category.is_some() || change.quality_score.is_some()).then_some(change)
 }
 
 /// The channels an event belongs to: by `phone_number_id`, or for WABA-level fields by WABA.

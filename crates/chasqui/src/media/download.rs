@@ -417,7 +417,7 @@ impl Downloader {
                 };
                 Ok(url_plan(url, auth))
             }
-            ChannelKind::Chatwoot => {
+            ChannelKind::Chatwoot | ChannelKind::Zaptra => {
                 let url = media.source_url.clone().ok_or_else(no_source)?;
                 Ok(url_plan(url, Auth::None))
             }

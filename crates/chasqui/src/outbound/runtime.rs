@@ -74,6 +74,10 @@ impl OutboundRuntime {
                 }
                 c
             }
+            (ChannelKind::Zaptra, _) => {
+                let base = setting("base_url").ok_or_else(|| missing("settings.base_url"))?;
+                SenderConfig::zaptra(base, secret("access_token").ok_or_else(|| missing("access_token"))?)
+            }
             (ChannelKind::Dialog360, _) => SenderConfig::dialog360(secret("api_key").ok_or_else(|| missing("api_key"))?),
             (_, Some(SenderKind::CloudApi)) => {
                 let pnid = channel.phone_number_id.clone().ok_or_else(|| missing("phone_number_id"))?;

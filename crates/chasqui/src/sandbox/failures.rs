@@ -133,6 +133,20 @@ impl GraphFailure {
         }
     }
 
+    /// An API version the Graph API does not know (`/v1/…`, `/latest/…`).
+    pub fn unknown_path(path: &str) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, 2500, format!("Unknown path components: {path}"))
+    }
+
+    /// A call that was left hanging; whoever is still waiting gets this.
+    pub fn hung() -> Self {
+        Self {
+            transient: true,
+            ..Self::new(StatusCode::GATEWAY_TIMEOUT, 131016, "(#131016) Service unavailable")
+        }
+        .details("The sandbox held this call past the client's timeout on purpose (a recipient ending in 0408, or settings.sandbox.fail_next_n_with_timeout).")
+    }
+
     /// HTTP 500, code 1, transient: Meta having a bad moment.
     pub fn internal() -> Self {
         Self {

@@ -31,6 +31,8 @@ async fn channel_lifecycle(db: Db) {
         (j!({"kind": "whatsapp_cloud", "phone_number_id": "+54 9 11", "access_token": "x"}), "invalid_value", "phone_number_id"),
         (j!({"kind": "whatsapp_cloud", "phone_number_id": "1", "access_token": "x", "auth_token": "y"}), "unexpected_field", "auth_token"),
         (j!({"kind": "twilio", "auth_token": "t"}), "missing_field", "settings.account_sid"),
+        (j!({"kind": "zaptra", "access_token": "t"}), "missing_field", "settings.base_url"),
+        (j!({"kind": "zaptra", "settings": {"base_url": "https://zaptra.in/api/wpbox"}}), "missing_field", "access_token"),
     ] {
         let body = json(create(body).await.unwrap(), 422).await;
         assert_eq!(error_of(&body).0, code);
