@@ -21,7 +21,10 @@ async fn ok(_body: Bytes) -> (StatusCode, &'static str) {
     (StatusCode::OK, "ok")
 }
 
-async fn graph_send(State(count): State<Arc<AtomicU64>>, body: Bytes) -> (StatusCode, [(&'static str, &'static str); 1], String) {
+async fn graph_send(
+    State(count): State<Arc<AtomicU64>>,
+    body: Bytes,
+) -> (StatusCode, [(&'static str, &'static str); 1], String) {
     let n = count.fetch_add(1, Ordering::Relaxed) + 1;
     let to = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()
@@ -32,7 +35,11 @@ async fn graph_send(State(count): State<Arc<AtomicU64>>, body: Bytes) -> (Status
         "contacts": [{"input": to, "wa_id": to}],
         "messages": [{"id": format!("wamid.BENCHOUT{n:012}")}],
     });
-    (StatusCode::OK, [("content-type", "application/json")], answer.to_string())
+    (
+        StatusCode::OK,
+        [("content-type", "application/json")],
+        answer.to_string(),
+    )
 }
 
 async fn graph_stats(State(count): State<Arc<AtomicU64>>) -> String {
@@ -63,6 +70,10 @@ async fn main() -> std::io::Result<()> {
         Router::new().fallback(ok)
     };
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    eprintln!("bench-hello{} listening on {}", if graph { " (graph)" } else { "" }, listener.local_addr()?);
+    eprintln!(
+        "bench-hello{} listening on {}",
+        if graph { " (graph)" } else { "" },
+        listener.local_addr()?
+    );
     axum::serve(listener, app).await
 }

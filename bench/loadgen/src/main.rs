@@ -28,7 +28,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 #[derive(Debug, Parser)]
-#[command(name = "bench-loadgen", about = "Unique pre-signed requests at full speed or a fixed rate, with latency histograms")]
+#[command(
+    name = "bench-loadgen",
+    about = "Unique pre-signed requests at full speed or a fixed rate, with latency histograms"
+)]
 struct Args {
     /// Target URL (`http://HOST:PORT/PATH`; plain HTTP only).
     #[arg(long)]
@@ -74,7 +77,9 @@ struct Target {
 }
 
 fn parse_url(url: &str) -> anyhow::Result<Target> {
-    let rest = url.strip_prefix("http://").context("only http:// URLs are supported")?;
+    let rest = url
+        .strip_prefix("http://")
+        .context("only http:// URLs are supported")?;
     let (host_port, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
@@ -82,8 +87,15 @@ fn parse_url(url: &str) -> anyhow::Result<Target> {
     if host_port.is_empty() {
         bail!("no host in {url}");
     }
-    let host_port = if host_port.contains(':') { host_port.to_owned() } else { format!("{host_port}:80") };
-    Ok(Target { host_port, path: path.to_owned() })
+    let host_port = if host_port.contains(':') {
+        host_port.to_owned()
+    } else {
+        format!("{host_port}:80")
+    };
+    Ok(Target {
+        host_port,
+        path: path.to_owned(),
+    })
 }
 
 /// The payload file, split into (header value, body) byte ranges of one buffer.
@@ -98,10 +110,16 @@ impl Payloads {
         let mut lines = Vec::new();
         let mut start = 0;
         while start < data.len() {
-            let end = data[start..].iter().position(|&b| b == b'\n').map_or(data.len(), |p| start + p);
+            let end = data[start..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(data.len(), |p| start + p);
             let line = &data[start..end];
             if !line.is_empty() {
-                let tab = line.iter().position(|&b| b == b'\t').with_context(|| format!("line {} has no TAB", lines.len() + 1))?;
+                let tab = line
+                    .iter()
+                    .position(|&b| b == b'\t')
+                    .with_context(|| format!("line {} has no TAB", lines.len() + 1))?;
                 lines.push((start, start + tab, start + tab + 1, end));
             }
             start = end + 1;
@@ -140,7 +158,8 @@ struct ConnStats {
 
 fn new_hist() -> Histogram<u64> {
     // Microseconds, up to 100 s, 3 significant digits.
-    Histogram::new_with_bounds(1, 100_000_000, 3).unwrap_or_else(|_| Histogram::new(3).unwrap_or_else(|_| unreachable!()))
+    Histogram::new_with_bounds(1, 100_000_000, 3)
+        .unwrap_or_else(|_| Histogram::new(3).unwrap_or_else(|_| unreachable!()))
 }
 
 fn build_request(s: &Shared, i: usize, out: &mut Vec<u8>) {
@@ -176,16 +195,23 @@ async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> anyhow::Res
         buf.extend_from_slice(&chunk[..n]);
         let mut headers = [httparse::EMPTY_HEADER; 32];
         let mut resp = httparse::Response::new(&mut headers);
-        let httparse::Status::Complete(head_len) = resp.parse(buf)? else { continue };
+        let httparse::Status::Complete(head_len) = resp.parse(buf)? else {
+            continue;
+        };
         let status = resp.code.unwrap_or(0);
         let mut content_length = None;
         let mut chunked = false;
         let mut keep = resp.version == Some(1);
         for h in resp.headers.iter() {
             if h.name.eq_ignore_ascii_case("content-length") {
-                content_length = std::str::from_utf8(h.value).ok().and_then(|v| v.trim().parse::<usize>().ok());
+                content_length = std::str::from_utf8(h.value)
+                    .ok()
+                    .and_then(|v| v.trim().parse::<usize>().ok());
             } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-                chunked = h.value.windows(7).any(|w| w.eq_ignore_ascii_case(b"chunked"));
+                chunked = h
+                    .value
+                    .windows(7)
+                    .any(|w| w.eq_ignore_ascii_case(b"chunked"));
             } else if h.name.eq_ignore_ascii_case("connection") {
                 keep = !h.value.eq_ignore_ascii_case(b"close");
             }
@@ -216,13 +242,19 @@ async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> anyhow::Res
 }
 
 async fn connect(s: &Shared) -> anyhow::Result<TcpStream> {
-    let stream = TcpStream::connect(&s.target.host_port).await.with_context(|| format!("connecting to {}", s.target.host_port))?;
+    let stream = TcpStream::connect(&s.target.host_port)
+        .await
+        .with_context(|| format!("connecting to {}", s.target.host_port))?;
     stream.set_nodelay(true)?;
     Ok(stream)
 }
 
 async fn connection(s: Arc<Shared>) -> ConnStats {
-    let mut st = ConnStats { latency: Some(new_hist()), service: Some(new_hist()), ..Default::default() };
+    let mut st = ConnStats {
+        latency: Some(new_hist()),
+        service: Some(new_hist()),
+        ..Default::default()
+    };
     let mut stream: Option<TcpStream> = None;
     let mut req = Vec::with_capacity(4096);
     let mut resp = Vec::with_capacity(4096);
@@ -301,7 +333,11 @@ fn main() -> anyhow::Result<()> {
     let target = parse_url(&args.url)?;
     let payloads = Payloads::load(&args.payloads)?;
     if args.skip >= payloads.lines.len() {
-        bail!("--skip {} leaves none of the {} payload lines", args.skip, payloads.lines.len());
+        bail!(
+            "--skip {} leaves none of the {} payload lines",
+            args.skip,
+            payloads.lines.len()
+        );
     }
     let available = payloads.lines.len() - args.skip;
     let mut total = args.count.unwrap_or(available).min(available);
@@ -310,13 +346,20 @@ fn main() -> anyhow::Result<()> {
     }
     let mut extra_headers = String::new();
     for h in &args.headers {
-        let (name, value) = h.split_once(':').with_context(|| format!("header `{h}` is not `Name: value`"))?;
+        let (name, value) = h
+            .split_once(':')
+            .with_context(|| format!("header `{h}` is not `Name: value`"))?;
         extra_headers.push_str(&format!("{}: {}\r\n", name.trim(), value.trim()));
     }
     let rt = if args.threads <= 1 {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()?
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
     } else {
-        tokio::runtime::Builder::new_multi_thread().worker_threads(args.threads).enable_all().build()?
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(args.threads)
+            .enable_all()
+            .build()?
     };
     let connections = args.connections.max(1);
     let rate = args.rate;
@@ -377,7 +420,10 @@ fn main() -> anyhow::Result<()> {
     let elapsed = last_done.duration_since(start).as_secs_f64().max(1e-9);
     let ok = statuses.get(&args.expect).copied().unwrap_or(0);
     let answered: u64 = statuses.values().sum();
-    let end_unix_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    let end_unix_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
         - Instant::now().duration_since(last_done).as_millis() as u64;
     let q = |h: &Histogram<u64>, p: f64| ms(h.value_at_quantile(p));
     let summary = serde_json::json!({

@@ -30,7 +30,9 @@ pub enum ChannelKind {
 
 /// Raised for a kind we do not support.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown channel kind `{0}`: use one of whatsapp_cloud, 360dialog, twilio, chatwoot, zaptra, sandbox")]
+#[error(
+    "unknown channel kind `{0}`: use one of whatsapp_cloud, 360dialog, twilio, chatwoot, zaptra, sandbox"
+)]
 pub struct UnknownChannelKind(pub String);
 
 impl ChannelKind {
@@ -58,7 +60,10 @@ impl ChannelKind {
 
     /// Whether webhooks of this kind carry Meta's payload (routed by `phone_number_id`).
     pub fn speaks_meta(&self) -> bool {
-        matches!(self, ChannelKind::WhatsappCloud | ChannelKind::Dialog360 | ChannelKind::Sandbox)
+        matches!(
+            self,
+            ChannelKind::WhatsappCloud | ChannelKind::Dialog360 | ChannelKind::Sandbox
+        )
     }
 }
 

@@ -130,7 +130,12 @@ impl ChannelRow {
 impl Tx {
     /// Sets a channel's status inside a transaction (a provider event that disconnects it, an
     /// expired token…); the caller audits.
-    pub async fn set_channel_status(&mut self, tenant: TenantId, id: ChannelId, status: &str) -> Result<()> {
+    pub async fn set_channel_status(
+        &mut self,
+        tenant: TenantId,
+        id: ChannelId,
+        status: &str,
+    ) -> Result<()> {
         let done = with_tx!(self, c => sqlx::query(
             "UPDATE channels SET status = $3, updated_at = $4 WHERE id = $1 AND tenant_id = $2 AND deleted_at IS NULL",
         )
@@ -159,7 +164,10 @@ impl Store {
         .bind(prefix.len() as i64)
         .fetch_all(p)
         .await?);
-        Ok(names.into_iter().map(|n| n[prefix.len()..].to_owned()).collect())
+        Ok(names
+            .into_iter()
+            .map(|n| n[prefix.len()..].to_owned())
+            .collect())
     }
 
     async fn finish(&self, row: Option<ChannelRow>) -> Result<Channel> {
@@ -170,7 +178,13 @@ impl Store {
 
     /// Creates a channel with its encrypted secrets; a `phone_number_id` already used by a live
     /// channel of any tenant is a conflict.
-    pub async fn create_channel(&self, tenant: TenantId, keys: &Keyring, new: NewChannel, actor: &str) -> Result<Channel> {
+    pub async fn create_channel(
+        &self,
+        tenant: TenantId,
+        keys: &Keyring,
+        new: NewChannel,
+        actor: &str,
+    ) -> Result<Channel> {
         let id = ChannelId::new();
         let now = now_millis();
         let mut tx = self.begin().await?;
@@ -195,7 +209,8 @@ impl Store {
             other => other,
         })?);
         for (name, value) in &new.secrets {
-            tx.put_credential(keys, tenant, &secret_name(id, name), value).await?;
+            tx.put_credential(keys, tenant, &secret_name(id, name), value)
+                .await?;
         }
         tx.audit(crate::audit::NewAuditEntry {
             tenant: Some(tenant),
@@ -211,7 +226,9 @@ impl Store {
 
     /// One channel of a tenant.
     pub async fn channel(&self, tenant: TenantId, id: ChannelId) -> Result<Channel> {
-        let sql = sqlx::AssertSqlSafe(format!("{SELECT} WHERE id = $1 AND tenant_id = $2 AND deleted_at IS NULL"));
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE id = $1 AND tenant_id = $2 AND deleted_at IS NULL"
+        ));
         let row: Option<ChannelRow> = with_pool!(self, p => sqlx::query_as(sql)
             .bind(id.to_string())
             .bind(tenant.to_string())
@@ -229,10 +246,14 @@ impl Store {
     }
 
     /// The live channel that owns a Meta `phone_number_id`, for routing app-level webhooks.
-    pub async fn channel_by_phone_number_id(&self, phone_number_id: &str) -> Result<Option<Channel>> {
-        let sql = sqlx::AssertSqlSafe(format!("{SELECT} WHERE phone_number_id = $1 AND deleted_at IS NULL"));
-        let row: Option<ChannelRow> =
-            with_pool!(self, p => sqlx::query_as(sql).bind(phone_number_id).fetch_optional(p).await?);
+    pub async fn channel_by_phone_number_id(
+        &self,
+        phone_number_id: &str,
+    ) -> Result<Option<Channel>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE phone_number_id = $1 AND deleted_at IS NULL"
+        ));
+        let row: Option<ChannelRow> = with_pool!(self, p => sqlx::query_as(sql).bind(phone_number_id).fetch_optional(p).await?);
         match row {
             Some(r) => self.finish(Some(r)).await.map(Some),
             None => Ok(None),
@@ -241,8 +262,11 @@ impl Store {
 
     /// Live channels of a WABA, for WABA-level webhook fields.
     pub async fn channels_by_waba(&self, waba_id: &str) -> Result<Vec<Channel>> {
-        let sql = sqlx::AssertSqlSafe(format!("{SELECT} WHERE waba_id = $1 AND deleted_at IS NULL ORDER BY id"));
-        let rows: Vec<ChannelRow> = with_pool!(self, p => sqlx::query_as(sql).bind(waba_id).fetch_all(p).await?);
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE waba_id = $1 AND deleted_at IS NULL ORDER BY id"
+        ));
+        let rows: Vec<ChannelRow> =
+            with_pool!(self, p => sqlx::query_as(sql).bind(waba_id).fetch_all(p).await?);
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             out.push(self.finish(Some(r)).await?);
@@ -251,7 +275,12 @@ impl Store {
     }
 
     /// A tenant's live channels, oldest first.
-    pub async fn list_channels(&self, tenant: TenantId, limit: usize, after: Option<ChannelId>) -> Result<Page<Channel>> {
+    pub async fn list_channels(
+        &self,
+        tenant: TenantId,
+        limit: usize,
+        after: Option<ChannelId>,
+    ) -> Result<Page<Channel>> {
         let sql = sqlx::AssertSqlSafe(format!(
             "{SELECT} WHERE tenant_id = $1 AND deleted_at IS NULL AND id > $2 ORDER BY id LIMIT $3"
         ));
@@ -280,7 +309,10 @@ impl Store {
         let current = self.channel(tenant, id).await?;
         let name = patch.name.clone().unwrap_or(current.name);
         let status = patch.status.clone().unwrap_or(current.status);
-        let display = patch.display_phone_number.clone().unwrap_or(current.display_phone_number);
+        let display = patch
+            .display_phone_number
+            .clone()
+            .unwrap_or(current.display_phone_number);
         let waba = patch.waba_id.clone().unwrap_or(current.waba_id);
         let settings = patch.settings.clone().unwrap_or(current.settings);
         let mut tx = self.begin().await?;
@@ -327,7 +359,13 @@ impl Store {
     }
 
     /// Sets a channel's status (e.g. the operator disconnects it), recording who did it.
-    pub async fn set_channel_status(&self, tenant: TenantId, id: ChannelId, status: &str, actor: &str) -> Result<Channel> {
+    pub async fn set_channel_status(
+        &self,
+        tenant: TenantId,
+        id: ChannelId,
+        status: &str,
+        actor: &str,
+    ) -> Result<Channel> {
         let mut tx = self.begin().await?;
         tx.set_channel_status(tenant, id, status).await?;
         tx.audit(crate::audit::NewAuditEntry {
@@ -377,7 +415,13 @@ impl Store {
     }
 
     /// A decrypted secret of a channel (for verifying its webhooks or calling its provider).
-    pub async fn channel_secret(&self, keys: &Keyring, channel: &Channel, secret: &str) -> Result<Option<Secret>, CredentialError> {
-        self.credential(keys, channel.tenant_id, &secret_name(channel.id, secret)).await
+    pub async fn channel_secret(
+        &self,
+        keys: &Keyring,
+        channel: &Channel,
+        secret: &str,
+    ) -> Result<Option<Secret>, CredentialError> {
+        self.credential(keys, channel.tenant_id, &secret_name(channel.id, secret))
+            .await
     }
 }

@@ -113,19 +113,25 @@ impl Store {
     }
 
     /// The contact a number (any of its variant keys) or a user id belongs to, if any.
-    pub async fn find_contact(&self, tenant: TenantId, user_id: Option<&str>, keys: &[String]) -> Result<Option<Contact>> {
+    pub async fn find_contact(
+        &self,
+        tenant: TenantId,
+        user_id: Option<&str>,
+        keys: &[String],
+    ) -> Result<Option<Contact>> {
         if let Some(u) = user_id {
-            let sql = sqlx::AssertSqlSafe(format!("{SELECT} WHERE tenant_id = $1 AND user_id = $2"));
-            let row: Option<ContactRow> =
-                with_pool!(self, p => sqlx::query_as(sql).bind(tenant.to_string()).bind(u).fetch_optional(p).await?);
+            let sql =
+                sqlx::AssertSqlSafe(format!("{SELECT} WHERE tenant_id = $1 AND user_id = $2"));
+            let row: Option<ContactRow> = with_pool!(self, p => sqlx::query_as(sql).bind(tenant.to_string()).bind(u).fetch_optional(p).await?);
             if let Some(r) = row {
                 return r.try_into().map(Some);
             }
         }
         for key in keys {
-            let sql = sqlx::AssertSqlSafe(format!("{SELECT} WHERE tenant_id = $1 AND contact_key = $2"));
-            let row: Option<ContactRow> =
-                with_pool!(self, p => sqlx::query_as(sql).bind(tenant.to_string()).bind(key).fetch_optional(p).await?);
+            let sql = sqlx::AssertSqlSafe(format!(
+                "{SELECT} WHERE tenant_id = $1 AND contact_key = $2"
+            ));
+            let row: Option<ContactRow> = with_pool!(self, p => sqlx::query_as(sql).bind(tenant.to_string()).bind(key).fetch_optional(p).await?);
             if let Some(r) = row {
                 return r.try_into().map(Some);
             }
@@ -141,7 +147,10 @@ impl Store {
         limit: usize,
         after: Option<ContactId>,
     ) -> Result<Page<Contact>> {
-        let pattern = filter.q.as_ref().map(|q| format!("%{}%", q.trim().to_lowercase()));
+        let pattern = filter
+            .q
+            .as_ref()
+            .map(|q| format!("%{}%", q.trim().to_lowercase()));
         let sql = sqlx::AssertSqlSafe(format!(
             "{SELECT} WHERE tenant_id = $1 AND id > $2 \
              AND ($3 = 0 OR external_user_id IS NULL) \
@@ -158,12 +167,21 @@ impl Store {
             .bind(limit as i64 + 1)
             .fetch_all(p)
             .await?);
-        let items = rows.into_iter().map(Contact::try_from).collect::<Result<Vec<_>>>()?;
+        let items = rows
+            .into_iter()
+            .map(Contact::try_from)
+            .collect::<Result<Vec<_>>>()?;
         Ok(Page::from_overfetch(items, limit, |c| c.id.to_string()))
     }
 
     /// Applies a tenant's edit to a contact.
-    pub async fn update_contact(&self, tenant: TenantId, id: ContactId, patch: ContactPatch, actor: &str) -> Result<Contact> {
+    pub async fn update_contact(
+        &self,
+        tenant: TenantId,
+        id: ContactId,
+        patch: ContactPatch,
+        actor: &str,
+    ) -> Result<Contact> {
         let cur = self.contact(tenant, id).await?;
         let name = patch.name.unwrap_or(cur.name);
         let email = patch.email.unwrap_or(cur.email);

@@ -85,7 +85,12 @@ impl Store {
     }
 
     /// The open conversation of a contact on a channel, if any.
-    pub async fn open_conversation(&self, tenant: TenantId, channel: ChannelId, contact: ContactId) -> Result<Option<Conversation>> {
+    pub async fn open_conversation(
+        &self,
+        tenant: TenantId,
+        channel: ChannelId,
+        contact: ContactId,
+    ) -> Result<Option<Conversation>> {
         let sql = sqlx::AssertSqlSafe(format!(
             "{SELECT} WHERE tenant_id = $1 AND channel_id = $2 AND contact_id = $3 AND status = 'open'"
         ));
@@ -120,7 +125,10 @@ impl Store {
             .bind(limit as i64 + 1)
             .fetch_all(p)
             .await?);
-        let items = rows.into_iter().map(Conversation::try_from).collect::<Result<Vec<_>>>()?;
+        let items = rows
+            .into_iter()
+            .map(Conversation::try_from)
+            .collect::<Result<Vec<_>>>()?;
         Ok(Page::from_overfetch(items, limit, |c| c.id.to_string()))
     }
 }

@@ -62,7 +62,11 @@ struct IdRow {
 impl Tx {
     /// Finds the contact for `who` (by user id, then by any number variant) and refreshes what
     /// changed, or creates it; returns its id and whether it was created.
-    pub async fn upsert_contact(&mut self, tenant: TenantId, who: &ContactIdentity) -> Result<(ContactId, bool)> {
+    pub async fn upsert_contact(
+        &mut self,
+        tenant: TenantId,
+        who: &ContactIdentity,
+    ) -> Result<(ContactId, bool)> {
         let now = now_millis();
         for _ in 0..3 {
             if let Some(id) = self.find_contact(tenant, who).await? {
@@ -107,7 +111,11 @@ impl Tx {
         Err(crate::StoreError::Conflict("contact".into()))
     }
 
-    async fn find_contact(&mut self, tenant: TenantId, who: &ContactIdentity) -> Result<Option<String>> {
+    async fn find_contact(
+        &mut self,
+        tenant: TenantId,
+        who: &ContactIdentity,
+    ) -> Result<Option<String>> {
         if let Some(user_id) = &who.user_id {
             let row: Option<IdRow> = with_tx!(self, c => sqlx::query_as(
                 "SELECT id FROM contacts WHERE tenant_id = $1 AND user_id = $2",
@@ -321,7 +329,14 @@ impl Tx {
         if inserted == 0 {
             return Ok(StatusOutcome::Duplicate);
         }
-        self.advance_status(r.tenant, r.channel, r.provider_message_id, r.status, r.error.as_ref()).await
+        self.advance_status(
+            r.tenant,
+            r.channel,
+            r.provider_message_id,
+            r.status,
+            r.error.as_ref(),
+        )
+        .await
     }
 
     /// Applies every status already recorded for a message that has just received its provider
@@ -340,9 +355,15 @@ impl Tx {
         .bind(provider_message_id)
         .fetch_all(c)
         .await?);
-        let merged = chasqui_core::status::merge_all(seen.iter().filter_map(|s| chasqui_core::status::Status::parse(s).ok()));
+        let merged = chasqui_core::status::merge_all(
+            seen.iter()
+                .filter_map(|s| chasqui_core::status::Status::parse(s).ok()),
+        );
         match merged {
-            Some(status) => self.advance_status(tenant, channel, provider_message_id, status, None).await,
+            Some(status) => {
+                self.advance_status(tenant, channel, provider_message_id, status, None)
+                    .await
+            }
             None => Ok(StatusOutcome::Pending),
         }
     }
@@ -383,7 +404,11 @@ impl Tx {
         .await?);
         Ok(match row {
             None => StatusOutcome::Pending,
-            Some(r) => StatusOutcome::Applied { message: parse_id(&r.id, "messages.id")?, status: r.status, changed: changed > 0 },
+            Some(r) => StatusOutcome::Applied {
+                message: parse_id(&r.id, "messages.id")?,
+                status: r.status,
+                changed: changed > 0,
+            },
         })
     }
 }

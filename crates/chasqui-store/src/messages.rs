@@ -108,8 +108,16 @@ impl TryFrom<MessageRow> for Message {
         Ok(Message {
             id: parse_id(&r.id, "messages.id")?,
             channel_id: parse_id(&r.channel_id, "messages.channel_id")?,
-            conversation_id: r.conversation_id.as_deref().map(|c| parse_id(c, "messages.conversation_id")).transpose()?,
-            contact_id: r.contact_id.as_deref().map(|c| parse_id(c, "messages.contact_id")).transpose()?,
+            conversation_id: r
+                .conversation_id
+                .as_deref()
+                .map(|c| parse_id(c, "messages.conversation_id"))
+                .transpose()?,
+            contact_id: r
+                .contact_id
+                .as_deref()
+                .map(|c| parse_id(c, "messages.contact_id"))
+                .transpose()?,
             direction: r.direction,
             provider_message_id: r.provider_message_id,
             kind: r.kind,
@@ -179,13 +187,22 @@ impl Store {
             .bind(limit as i64 + 1)
             .fetch_all(p)
             .await?);
-        let items = rows.into_iter().map(Message::try_from).collect::<Result<Vec<_>>>()?;
+        let items = rows
+            .into_iter()
+            .map(Message::try_from)
+            .collect::<Result<Vec<_>>>()?;
         Ok(Page::from_overfetch(items, limit, |m| m.id.to_string()))
     }
 
     /// Every status a message went through, in the order they happened.
-    pub async fn message_history(&self, tenant: TenantId, message: &Message) -> Result<Vec<StatusEvent>> {
-        let Some(pid) = &message.provider_message_id else { return Ok(Vec::new()) };
+    pub async fn message_history(
+        &self,
+        tenant: TenantId,
+        message: &Message,
+    ) -> Result<Vec<StatusEvent>> {
+        let Some(pid) = &message.provider_message_id else {
+            return Ok(Vec::new());
+        };
         let rows: Vec<(String, i64, String)> = with_pool!(self, p => sqlx::query_as(
             "SELECT status, occurred_at, payload FROM message_events WHERE tenant_id = $1 AND channel_id = $2 \
              AND provider_message_id = $3 ORDER BY occurred_at, created_at",
@@ -224,8 +241,14 @@ mod tests {
 
     #[test]
     fn user_text_becomes_a_safe_fts5_query() {
-        assert_eq!(fts5_query("hola  mundo").as_deref(), Some("\"hola\" \"mundo\""));
-        assert_eq!(fts5_query("\"AND OR* (x").as_deref(), Some("\"AND\" \"OR\" \"x\""));
+        assert_eq!(
+            fts5_query("hola  mundo").as_deref(),
+            Some("\"hola\" \"mundo\"")
+        );
+        assert_eq!(
+            fts5_query("\"AND OR* (x").as_deref(),
+            Some("\"AND\" \"OR\" \"x\"")
+        );
         assert_eq!(fts5_query("  ** "), None);
     }
 }

@@ -67,7 +67,11 @@ pub enum Queued {
 }
 
 impl Store {
-    async fn stored_answer(&self, tenant: TenantId, key: IdempotencyKey<'_>) -> Result<Option<Queued>> {
+    async fn stored_answer(
+        &self,
+        tenant: TenantId,
+        key: IdempotencyKey<'_>,
+    ) -> Result<Option<Queued>> {
         let row: Option<(String, i64, String)> = with_pool!(self, p => sqlx::query_as(
             "SELECT request_hash, response_status, response_body FROM idempotency_keys WHERE tenant_id = $1 AND key = $2",
         )
@@ -167,7 +171,13 @@ impl Store {
 
     /// Records a successful provider call: the provider's id, status `sent` (never backwards),
     /// and any statuses that arrived before this answer.
-    pub async fn mark_sent(&self, tenant: TenantId, id: MessageId, channel: ChannelId, provider_message_id: &str) -> Result<()> {
+    pub async fn mark_sent(
+        &self,
+        tenant: TenantId,
+        id: MessageId,
+        channel: ChannelId,
+        provider_message_id: &str,
+    ) -> Result<()> {
         let mut tx = self.begin().await?;
         with_tx!(tx, c => sqlx::query(
             "UPDATE messages SET provider_message_id = $3, attempts = attempts + 1, last_attempt_at = $4, updated_at = $4, \
@@ -181,7 +191,9 @@ impl Store {
         .execute(c)
         .await?
         .rows_affected());
-        let outcome = tx.apply_recorded_statuses(tenant, channel, provider_message_id).await?;
+        let outcome = tx
+            .apply_recorded_statuses(tenant, channel, provider_message_id)
+            .await?;
         let status = match outcome {
             crate::inbound::StatusOutcome::Applied { status, .. } => status,
             _ => "sent".to_owned(),
@@ -190,7 +202,8 @@ impl Store {
             "message_id": id, "provider_message_id": provider_message_id, "status": status,
             "reported": "sent", "channel_id": channel, "timestamp": crate::from_millis(now_millis()),
         });
-        tx.emit_event(tenant, crate::events::types::MESSAGE_STATUS, data).await?;
+        tx.emit_event(tenant, crate::events::types::MESSAGE_STATUS, data)
+            .await?;
         tx.commit().await
     }
 
@@ -225,13 +238,20 @@ impl Store {
                 "timestamp": crate::from_millis(now_millis()),
                 "error": { "code": code, "message": sentence },
             });
-            tx.emit_event(tenant, crate::events::types::MESSAGE_STATUS, data).await?;
+            tx.emit_event(tenant, crate::events::types::MESSAGE_STATUS, data)
+                .await?;
         }
         tx.commit().await
     }
 
     /// Remembers the WhatsApp id the provider resolved a number to (how AR/MX/BR numbers converge).
-    pub async fn set_contact_wa_id(&self, tenant: TenantId, contact: ContactId, wa_id: &str, contact_key: &str) -> Result<()> {
+    pub async fn set_contact_wa_id(
+        &self,
+        tenant: TenantId,
+        contact: ContactId,
+        wa_id: &str,
+        contact_key: &str,
+    ) -> Result<()> {
         with_pool!(self, p => sqlx::query(
             "UPDATE contacts SET wa_id = $3, contact_key = COALESCE(contact_key, $4), updated_at = $5 WHERE id = $1 AND tenant_id = $2",
         )

@@ -85,8 +85,16 @@ impl TryFrom<ReceiptRow> for Receipt {
         Ok(Receipt {
             id: parse_id(&r.id, "webhook_receipts.id")?,
             provider: r.provider,
-            channel_id: r.channel_id.as_deref().map(|c| parse_id(c, "webhook_receipts.channel_id")).transpose()?,
-            tenant_id: r.tenant_id.as_deref().map(|t| parse_id(t, "webhook_receipts.tenant_id")).transpose()?,
+            channel_id: r
+                .channel_id
+                .as_deref()
+                .map(|c| parse_id(c, "webhook_receipts.channel_id"))
+                .transpose()?,
+            tenant_id: r
+                .tenant_id
+                .as_deref()
+                .map(|t| parse_id(t, "webhook_receipts.tenant_id"))
+                .transpose()?,
             body: r.body,
             headers: serde_json::from_str(&r.headers).unwrap_or_default(),
             received_at: from_millis(r.received_at),
@@ -97,8 +105,7 @@ impl TryFrom<ReceiptRow> for Receipt {
     }
 }
 
-const SELECT: &str =
-    "SELECT id, provider, channel_id, tenant_id, body, headers, received_at, state, route_key, last_error FROM webhook_receipts";
+const SELECT: &str = "SELECT id, provider, channel_id, tenant_id, body, headers, received_at, state, route_key, last_error FROM webhook_receipts";
 
 impl Store {
     /// Commits a delivery and its processing job together; returns once both are durable.
@@ -119,7 +126,8 @@ impl Store {
         .execute(c)
         .await?
         .rows_affected());
-        let mut job = NewJob::new(PROCESS_RECEIPT, serde_json::json!({ "receipt_id": id })).max_attempts(8);
+        let mut job =
+            NewJob::new(PROCESS_RECEIPT, serde_json::json!({ "receipt_id": id })).max_attempts(8);
         job.tenant = new.tenant_id;
         tx.enqueue(job).await?;
         tx.commit().await?;
@@ -159,20 +167,35 @@ impl Store {
     }
 
     /// Receipts in a state, oldest first (operator view: `chasqui receipts list --unrouted`).
-    pub async fn list_receipts(&self, state: &str, limit: usize, after: Option<ReceiptId>) -> Result<Page<Receipt>> {
-        let sql = sqlx::AssertSqlSafe(format!("{SELECT} WHERE state = $1 AND id > $2 ORDER BY id LIMIT $3"));
+    pub async fn list_receipts(
+        &self,
+        state: &str,
+        limit: usize,
+        after: Option<ReceiptId>,
+    ) -> Result<Page<Receipt>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE state = $1 AND id > $2 ORDER BY id LIMIT $3"
+        ));
         let rows: Vec<ReceiptRow> = with_pool!(self, p => sqlx::query_as(sql)
             .bind(state)
             .bind(after.map(|a| a.to_string()).unwrap_or_default())
             .bind(limit as i64 + 1)
             .fetch_all(p)
             .await?);
-        let items = rows.into_iter().map(Receipt::try_from).collect::<Result<Vec<_>>>()?;
+        let items = rows
+            .into_iter()
+            .map(Receipt::try_from)
+            .collect::<Result<Vec<_>>>()?;
         Ok(Page::from_overfetch(items, limit, |r| r.id.to_string()))
     }
 
     /// A tenant's dead-letter receipts, oldest first.
-    pub async fn dead_receipts(&self, tenant: TenantId, limit: usize, after: Option<ReceiptId>) -> Result<Page<Receipt>> {
+    pub async fn dead_receipts(
+        &self,
+        tenant: TenantId,
+        limit: usize,
+        after: Option<ReceiptId>,
+    ) -> Result<Page<Receipt>> {
         let sql = sqlx::AssertSqlSafe(format!(
             "{SELECT} WHERE state = 'dead' AND tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"
         ));
@@ -182,7 +205,10 @@ impl Store {
             .bind(limit as i64 + 1)
             .fetch_all(p)
             .await?);
-        let items = rows.into_iter().map(Receipt::try_from).collect::<Result<Vec<_>>>()?;
+        let items = rows
+            .into_iter()
+            .map(Receipt::try_from)
+            .collect::<Result<Vec<_>>>()?;
         Ok(Page::from_overfetch(items, limit, |r| r.id.to_string()))
     }
 
@@ -202,7 +228,10 @@ impl Store {
         if done == 0 {
             return Err(StoreError::NotFound("receipt"));
         }
-        tx.enqueue(NewJob::new(PROCESS_RECEIPT, serde_json::json!({ "receipt_id": id })).max_attempts(8)).await?;
+        tx.enqueue(
+            NewJob::new(PROCESS_RECEIPT, serde_json::json!({ "receipt_id": id })).max_attempts(8),
+        )
+        .await?;
         tx.commit().await
     }
 
@@ -215,7 +244,8 @@ impl Store {
         .fetch_all(p)
         .await?);
         for id in &ids {
-            self.requeue_receipt(parse_id(id, "webhook_receipts.id")?, None).await?;
+            self.requeue_receipt(parse_id(id, "webhook_receipts.id")?, None)
+                .await?;
         }
         Ok(ids.len())
     }

@@ -69,7 +69,11 @@ impl TryFrom<TemplateRow> for TemplateRecord {
     fn try_from(r: TemplateRow) -> Result<Self> {
         Ok(TemplateRecord {
             id: r.id,
-            channel_id: r.channel_id.as_deref().map(|c| parse_id(c, "templates.channel_id")).transpose()?,
+            channel_id: r
+                .channel_id
+                .as_deref()
+                .map(|c| parse_id(c, "templates.channel_id"))
+                .transpose()?,
             name: r.name,
             language: r.language,
             category: r.category,
@@ -85,7 +89,11 @@ const SELECT: &str = "SELECT id, channel_id, name, language, category, status, b
 
 impl Store {
     /// Creates or replaces the template with this name and language.
-    pub async fn upsert_template(&self, tenant: TenantId, t: &NewTemplate<'_>) -> Result<TemplateRecord> {
+    pub async fn upsert_template(
+        &self,
+        tenant: TenantId,
+        t: &NewTemplate<'_>,
+    ) -> Result<TemplateRecord> {
         let now = now_millis();
         with_pool!(self, p => sqlx::query(
             "INSERT INTO templates (id, tenant_id, channel_id, name, language, category, status, body, provider_id, created_at, updated_at) \
@@ -106,12 +114,21 @@ impl Store {
         .execute(p)
         .await?
         .rows_affected());
-        self.template(tenant, t.name, t.language).await?.ok_or(StoreError::NotFound("template"))
+        self.template(tenant, t.name, t.language)
+            .await?
+            .ok_or(StoreError::NotFound("template"))
     }
 
     /// A template by name and exact language.
-    pub async fn template(&self, tenant: TenantId, name: &str, language: &str) -> Result<Option<TemplateRecord>> {
-        let sql = sqlx::AssertSqlSafe(format!("{SELECT} WHERE tenant_id = $1 AND name = $2 AND language = $3"));
+    pub async fn template(
+        &self,
+        tenant: TenantId,
+        name: &str,
+        language: &str,
+    ) -> Result<Option<TemplateRecord>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE tenant_id = $1 AND name = $2 AND language = $3"
+        ));
         let row: Option<TemplateRow> = with_pool!(self, p => sqlx::query_as(sql)
             .bind(tenant.to_string())
             .bind(name)
@@ -122,22 +139,38 @@ impl Store {
     }
 
     /// Every language of a template name.
-    pub async fn templates_named(&self, tenant: TenantId, name: &str) -> Result<Vec<TemplateRecord>> {
-        let sql = sqlx::AssertSqlSafe(format!("{SELECT} WHERE tenant_id = $1 AND name = $2 ORDER BY language"));
+    pub async fn templates_named(
+        &self,
+        tenant: TenantId,
+        name: &str,
+    ) -> Result<Vec<TemplateRecord>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE tenant_id = $1 AND name = $2 ORDER BY language"
+        ));
         let rows: Vec<TemplateRow> = with_pool!(self, p => sqlx::query_as(sql).bind(tenant.to_string()).bind(name).fetch_all(p).await?);
         rows.into_iter().map(TemplateRecord::try_from).collect()
     }
 
     /// A tenant's templates, by name then language.
-    pub async fn list_templates(&self, tenant: TenantId, limit: usize, after: Option<String>) -> Result<Page<TemplateRecord>> {
-        let sql = sqlx::AssertSqlSafe(format!("{SELECT} WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"));
+    pub async fn list_templates(
+        &self,
+        tenant: TenantId,
+        limit: usize,
+        after: Option<String>,
+    ) -> Result<Page<TemplateRecord>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+        ));
         let rows: Vec<TemplateRow> = with_pool!(self, p => sqlx::query_as(sql)
             .bind(tenant.to_string())
             .bind(after.unwrap_or_default())
             .bind(limit as i64 + 1)
             .fetch_all(p)
             .await?);
-        let items = rows.into_iter().map(TemplateRecord::try_from).collect::<Result<Vec<_>>>()?;
+        let items = rows
+            .into_iter()
+            .map(TemplateRecord::try_from)
+            .collect::<Result<Vec<_>>>()?;
         Ok(Page::from_overfetch(items, limit, |t| t.id.clone()))
     }
 
@@ -220,12 +253,20 @@ impl Store {
             .bind(limit as i64 + 1)
             .fetch_all(p)
             .await?);
-        let items = rows.into_iter().map(TemplateRecord::try_from).collect::<Result<Vec<_>>>()?;
+        let items = rows
+            .into_iter()
+            .map(TemplateRecord::try_from)
+            .collect::<Result<Vec<_>>>()?;
         Ok(Page::from_overfetch(items, limit, |t| t.id.clone()))
     }
 
     /// Forgets a tenant's template in one language; returns whether it existed.
-    pub async fn delete_template(&self, tenant: TenantId, name: &str, language: &str) -> Result<bool> {
+    pub async fn delete_template(
+        &self,
+        tenant: TenantId,
+        name: &str,
+        language: &str,
+    ) -> Result<bool> {
         let done = with_pool!(self, p => sqlx::query(
             "DELETE FROM templates WHERE tenant_id = $1 AND name = $2 AND language = $3",
         )
@@ -244,7 +285,11 @@ impl crate::Tx {
     /// `category` columns (lower-case) and the same fields of the stored Meta object (upper-case,
     /// which is what the send validator reads), plus Meta's id when the template had none.
     /// Returns how many templates changed (0 when none is known).
-    pub async fn set_template_status(&mut self, tenant: TenantId, change: &TemplateChange<'_>) -> Result<usize> {
+    pub async fn set_template_status(
+        &mut self,
+        tenant: TenantId,
+        change: &TemplateChange<'_>,
+    ) -> Result<usize> {
         use crate::db::with_tx;
 
         let mut rows: Vec<(String, String)> = Vec::new();
@@ -280,10 +325,14 @@ impl crate::Tx {
                     obj.insert("category".into(), upper(c));
                 }
                 if let Some(q) = change.quality_score {
-                    obj.insert("quality_score".into(), serde_json::json!({ "score": q.trim().to_ascii_uppercase() }));
+                    obj.insert(
+                        "quality_score".into(),
+                        serde_json::json!({ "score": q.trim().to_ascii_uppercase() }),
+                    );
                 }
                 if let Some(pid) = change.provider_id {
-                    obj.entry("id").or_insert_with(|| serde_json::Value::String(pid.to_owned()));
+                    obj.entry("id")
+                        .or_insert_with(|| serde_json::Value::String(pid.to_owned()));
                 }
             }
             with_tx!(self, c => sqlx::query(

@@ -163,9 +163,11 @@ impl WorkerPool {
                     .increment(1);
             }
             Err(JobError::Defer { reason, after }) => {
-                let at = Utc::now() + chrono::Duration::from_std(after).unwrap_or(chrono::Duration::MAX);
+                let at =
+                    Utc::now() + chrono::Duration::from_std(after).unwrap_or(chrono::Duration::MAX);
                 self.store.defer_job(&job, at, &reason).await?;
-                metrics::counter!("chasqui_jobs_total", "kind" => kind, "outcome" => "deferred").increment(1);
+                metrics::counter!("chasqui_jobs_total", "kind" => kind, "outcome" => "deferred")
+                    .increment(1);
             }
             Err(err) => {
                 let retry_at = match &err {

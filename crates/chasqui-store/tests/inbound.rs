@@ -24,7 +24,10 @@ contract!(
 );
 
 async fn fixture(store: &Store, pnid: &str) -> (TenantId, ChannelId) {
-    let (t, _, _) = store.create_tenant_with_key("T", Plan::Inicial, "test").await.unwrap();
+    let (t, _, _) = store
+        .create_tenant_with_key("T", Plan::Inicial, "test")
+        .await
+        .unwrap();
     let keys = Keyring::new(vec![MasterKey::generate(KeyId::parse("k1").unwrap())]).unwrap();
     let ch = store
         .create_channel(
@@ -60,17 +63,41 @@ fn identity(wa_id: Option<&str>, user_id: Option<&str>, keys: &[&str]) -> Contac
 async fn contacts_match_across_number_variants_and_user_ids(store: Store) {
     let (t, _) = fixture(&store, "100").await;
     let mut tx = store.begin().await.unwrap();
-    let (a, created) = tx.upsert_contact(t, &identity(Some("5491123456789"), None, &["54:1123456789"])).await.unwrap();
+    let (a, created) = tx
+        .upsert_contact(
+            t,
+            &identity(Some("5491123456789"), None, &["54:1123456789"]),
+        )
+        .await
+        .unwrap();
     assert!(created);
     // The same person writing from the 54… form, with a user id now: same contact, user id learnt.
-    let (b, created) =
-        tx.upsert_contact(t, &identity(Some("541123456789"), Some("AR.1"), &["54:1123456789", "54:x"])).await.unwrap();
+    let (b, created) = tx
+        .upsert_contact(
+            t,
+            &identity(
+                Some("541123456789"),
+                Some("AR.1"),
+                &["54:1123456789", "54:x"],
+            ),
+        )
+        .await
+        .unwrap();
     assert_eq!((a, created), (b, false));
     // Known by user id only (username user, no number): still the same contact.
-    let (c, _) = tx.upsert_contact(t, &identity(None, Some("AR.1"), &[])).await.unwrap();
+    let (c, _) = tx
+        .upsert_contact(t, &identity(None, Some("AR.1"), &[]))
+        .await
+        .unwrap();
     assert_eq!(c, a);
     // A different person.
-    let (d, created) = tx.upsert_contact(t, &identity(Some("5491199999999"), None, &["54:1199999999"])).await.unwrap();
+    let (d, created) = tx
+        .upsert_contact(
+            t,
+            &identity(Some("5491199999999"), None, &["54:1199999999"]),
+        )
+        .await
+        .unwrap();
     assert!(created && d != a);
     tx.commit().await.unwrap();
     let contact = store.contact(t, a).await.unwrap();
@@ -79,16 +106,34 @@ async fn contacts_match_across_number_variants_and_user_ids(store: Store) {
     // Another tenant's contacts are separate.
     let (other, _) = fixture(&store, "200").await;
     let mut tx = store.begin().await.unwrap();
-    let (e, created) = tx.upsert_contact(other, &identity(Some("5491123456789"), None, &["54:1123456789"])).await.unwrap();
+    let (e, created) = tx
+        .upsert_contact(
+            other,
+            &identity(Some("5491123456789"), None, &["54:1123456789"]),
+        )
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     assert!(created && e != a);
-    assert!(matches!(store.contact(other, a).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(
+        store.contact(other, a).await,
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 async fn store_inbound(store: &Store, t: TenantId, ch: ChannelId, wamid: &str) -> bool {
     let mut tx = store.begin().await.unwrap();
-    let (contact, _) = tx.upsert_contact(t, &identity(Some("5491123456789"), None, &["54:1123456789"])).await.unwrap();
-    let (conv, _) = tx.touch_conversation(t, ch, contact, 1_700_000_000_000, true, None).await.unwrap();
+    let (contact, _) = tx
+        .upsert_contact(
+            t,
+            &identity(Some("5491123456789"), None, &["54:1123456789"]),
+        )
+        .await
+        .unwrap();
+    let (conv, _) = tx
+        .touch_conversation(t, ch, contact, 1_700_000_000_000, true, None)
+        .await
+        .unwrap();
     let inserted = tx
         .insert_message(&NewMessage {
             tenant: t,
@@ -115,18 +160,46 @@ async fn a_message_delivered_twenty_times_concurrently_is_stored_once(store: Sto
     let mut tasks = Vec::new();
     for _ in 0..20 {
         let s = store.clone();
-        tasks.push(tokio::spawn(async move { store_inbound(&s, t, ch, "wamid.SAME").await }));
+        tasks.push(tokio::spawn(async move {
+            store_inbound(&s, t, ch, "wamid.SAME").await
+        }));
     }
     let mut inserted = 0;
     for task in tasks {
         inserted += usize::from(task.await.unwrap());
     }
     assert_eq!(inserted, 1);
-    assert_eq!(store.list_messages(t, &Default::default(), 50, None).await.unwrap().items.len(), 1);
-    let convs = store.list_conversations(t, &Default::default(), 50, None).await.unwrap();
-    assert_eq!(convs.items.len(), 1, "one open conversation per contact and channel");
-    assert_eq!(convs.items[0].last_inbound_at.unwrap().timestamp_millis(), 1_700_000_000_000);
-    assert_eq!(store.list_contacts(t, &Default::default(), 50, None).await.unwrap().items.len(), 1);
+    assert_eq!(
+        store
+            .list_messages(t, &Default::default(), 50, None)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    let convs = store
+        .list_conversations(t, &Default::default(), 50, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        convs.items.len(),
+        1,
+        "one open conversation per contact and channel"
+    );
+    assert_eq!(
+        convs.items[0].last_inbound_at.unwrap().timestamp_millis(),
+        1_700_000_000_000
+    );
+    assert_eq!(
+        store
+            .list_contacts(t, &Default::default(), 50, None)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
 }
 
 async fn insert_outbound(store: &Store, t: TenantId, ch: ChannelId, wamid: &str) {
@@ -170,7 +243,8 @@ async fn statuses_in_every_order_end_in_the_same_status_with_full_history(store:
         for st in order {
             let mut tx = store.begin().await.unwrap();
             let payload = serde_json::json!({"status": st.as_str()});
-            let error = (*st == Status::Failed).then(|| ("131026".to_owned(), "Message undeliverable".to_owned()));
+            let error = (*st == Status::Failed)
+                .then(|| ("131026".to_owned(), "Message undeliverable".to_owned()));
             tx.record_status(&StatusRecord {
                 tenant: t,
                 channel: ch,
@@ -190,13 +264,25 @@ async fn statuses_in_every_order_end_in_the_same_status_with_full_history(store:
             tx.apply_recorded_statuses(t, ch, &wamid).await.unwrap();
             tx.commit().await.unwrap();
         }
-        let f = chasqui_store::messages::MessageFilter { provider_message_id: Some(wamid.clone()), ..Default::default() };
-        let m = store.list_messages(t, &f, 1, None).await.unwrap().items.remove(0);
+        let f = chasqui_store::messages::MessageFilter {
+            provider_message_id: Some(wamid.clone()),
+            ..Default::default()
+        };
+        let m = store
+            .list_messages(t, &f, 1, None)
+            .await
+            .unwrap()
+            .items
+            .remove(0);
         let expected = chasqui_core::status::merge_all(order.iter().copied()).unwrap();
         assert_eq!(m.status, expected.as_str(), "order {order:?}");
         let history = store.message_history(t, &m).await.unwrap();
         let distinct: HashSet<_> = order.iter().map(|s| s.as_str()).collect();
-        assert_eq!(history.len(), distinct.len(), "one history row per distinct status: {order:?}");
+        assert_eq!(
+            history.len(),
+            distinct.len(),
+            "one history row per distinct status: {order:?}"
+        );
         if order.contains(&Status::Failed) && !early {
             assert_eq!(m.error_code.as_deref(), Some("131026"));
         }
@@ -217,18 +303,45 @@ async fn receipts_are_durable_and_requeued_when_their_channel_appears(store: Sto
         .await
         .unwrap();
     // The receipt and its processing job were committed together.
-    let jobs = store.claim_jobs("default", 10, Duration::from_secs(60)).await.unwrap();
+    let jobs = store
+        .claim_jobs("default", 10, Duration::from_secs(60))
+        .await
+        .unwrap();
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].kind, PROCESS_RECEIPT);
     assert_eq!(jobs[0].payload["receipt_id"], id.to_string());
     store.complete_job(&jobs[0]).await.unwrap();
     assert_eq!(store.receipt(id).await.unwrap().body, body);
-    store.mark_receipt(id, state::UNROUTED, None, Some("phone_number_id:42"), None).await.unwrap();
-    assert_eq!(store.list_receipts(state::UNROUTED, 10, None).await.unwrap().items.len(), 1);
-    assert_eq!(store.requeue_unrouted("phone_number_id:41").await.unwrap(), 0);
-    assert_eq!(store.requeue_unrouted("phone_number_id:42").await.unwrap(), 1);
+    store
+        .mark_receipt(id, state::UNROUTED, None, Some("phone_number_id:42"), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .list_receipts(state::UNROUTED, 10, None)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    assert_eq!(
+        store.requeue_unrouted("phone_number_id:41").await.unwrap(),
+        0
+    );
+    assert_eq!(
+        store.requeue_unrouted("phone_number_id:42").await.unwrap(),
+        1
+    );
     assert_eq!(store.receipt(id).await.unwrap().state, state::PENDING);
-    assert_eq!(store.claim_jobs("default", 10, Duration::from_secs(60)).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .claim_jobs("default", 10, Duration::from_secs(60))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 async fn tenants_never_see_each_others_conversations_or_messages(store: Store) {
@@ -236,14 +349,46 @@ async fn tenants_never_see_each_others_conversations_or_messages(store: Store) {
     let (b, chb) = fixture(&store, "200").await;
     assert!(store_inbound(&store, a, cha, "wamid.A").await);
     assert!(store_inbound(&store, b, chb, "wamid.B").await);
-    let ma = store.list_messages(a, &Default::default(), 50, None).await.unwrap().items;
-    let mb = store.list_messages(b, &Default::default(), 50, None).await.unwrap().items;
+    let ma = store
+        .list_messages(a, &Default::default(), 50, None)
+        .await
+        .unwrap()
+        .items;
+    let mb = store
+        .list_messages(b, &Default::default(), 50, None)
+        .await
+        .unwrap()
+        .items;
     assert_eq!(ma.len(), 1);
     assert_eq!(mb.len(), 1);
-    assert!(matches!(store.message(b, ma[0].id).await, Err(StoreError::NotFound(_))));
-    let ca = store.list_conversations(a, &Default::default(), 50, None).await.unwrap().items;
-    assert!(matches!(store.conversation(b, ca[0].id).await, Err(StoreError::NotFound(_))));
-    assert!(matches!(store.channel(b, cha).await, Err(StoreError::NotFound(_))));
-    let search = chasqui_store::messages::MessageFilter { q: Some("HOLA".into()), ..Default::default() };
-    assert_eq!(store.list_messages(b, &search, 50, None).await.unwrap().items.len(), 1);
+    assert!(matches!(
+        store.message(b, ma[0].id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    let ca = store
+        .list_conversations(a, &Default::default(), 50, None)
+        .await
+        .unwrap()
+        .items;
+    assert!(matches!(
+        store.conversation(b, ca[0].id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.channel(b, cha).await,
+        Err(StoreError::NotFound(_))
+    ));
+    let search = chasqui_store::messages::MessageFilter {
+        q: Some("HOLA".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        store
+            .list_messages(b, &search, 50, None)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
 }

@@ -69,6 +69,9 @@ impl App {
                     config.server.listen
                 )
             })?;
+        if let Some(d) = &demo {
+            crate::sandbox::create_demo_channel(&store, &keys, d.tenant.id, listener.local_addr()?).await?;
+        }
         let state = AppState::new(store, config, keys)?;
         Ok(Self {
             state,
@@ -90,16 +93,11 @@ impl App {
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let grace = self.state.config.server.shutdown_grace();
-        let workers = self
-            .state
-            .config
-            .workers
-            .enabled
-            .then(|| {
-                let state = self.state.clone();
-                let stop = stop_rx.clone();
-                tokio::spawn(async move { run_workers(&state, stop).await })
-            });
+        let workers = self.state.config.workers.enabled.then(|| {
+            let state = self.state.clone();
+            let stop = stop_rx.clone();
+            tokio::spawn(async move { run_workers(&state, stop).await })
+        });
         let router = http::router(self.state.clone());
         let server =
             axum::serve(self.listener, router).with_graceful_shutdown(stopped(stop_rx.clone()));
@@ -148,7 +146,11 @@ pub fn worker_pools(state: &AppState) -> Vec<WorkerPool> {
                 jobs::handlers(state),
                 PoolOptions {
                     queue: queue.into(),
-                    concurrency: if queue == "send" { w.concurrency.max(8) } else { w.concurrency },
+                    concurrency: if queue == "send" {
+                        w.concurrency.max(8)
+                    } else {
+                        w.concurrency
+                    },
                     lease: w.lease(),
                     poll_interval: w.poll_interval(),
                     ..PoolOptions::default()
@@ -160,7 +162,10 @@ pub fn worker_pools(state: &AppState) -> Vec<WorkerPool> {
 
 /// Runs every worker pool until `stop` turns true.
 pub async fn run_workers(state: &AppState, stop: watch::Receiver<bool>) {
-    let runs: Vec<_> = worker_pools(state).into_iter().map(|p| tokio::spawn(p.run(stop.clone()))).collect();
+    let runs: Vec<_> = worker_pools(state)
+        .into_iter()
+        .map(|p| tokio::spawn(p.run(stop.clone())))
+        .collect();
     for r in runs {
         let _ = r.await;
     }

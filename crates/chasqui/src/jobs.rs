@@ -11,11 +11,20 @@ use crate::http::AppState;
 /// Every job handler, bound to the application's state.
 pub fn handlers(state: &AppState) -> Handlers {
     let s = state.clone();
-    Handlers::new().on(PROCESS_RECEIPT, move |job| crate::inbound::process::handle(s.clone(), job))
-        .on(crate::delivery::JOB_KIND, crate::delivery::handler(crate::delivery::Deliverer::from_state(state)))
+    Handlers::new()
+        .on(PROCESS_RECEIPT, move |job| {
+            crate::inbound::process::handle(s.clone(), job)
+        })
+        .on(
+            crate::delivery::JOB_KIND,
+            crate::delivery::handler(crate::delivery::Deliverer::from_state(state)),
+        )
         .on(chasqui_store::outbound::SEND_MESSAGE, {
             let s = state.clone();
             move |job| crate::outbound::send_job::handle(s.clone(), job)
         })
-        .on(crate::media::DOWNLOAD_JOB, crate::media::download::handler(crate::media::download::Downloader::from_state(state)))
+        .on(
+            crate::media::DOWNLOAD_JOB,
+            crate::media::download::handler(crate::media::download::Downloader::from_state(state)),
+        )
 }

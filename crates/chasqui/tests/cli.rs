@@ -330,7 +330,9 @@ impl Server {
         });
         let deadline = Instant::now() + Duration::from_secs(60);
         let addr = loop {
-            let line = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("server did not start");
+            let line = rx
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .expect("server did not start");
             if line.contains("Chasqui is listening") {
                 let v: serde_json::Value = serde_json::from_str(&line).unwrap();
                 break v["address"].as_str().unwrap().to_owned();
@@ -350,7 +352,11 @@ impl Server {
             stdout.push_str(&line);
             stdout.push('\n');
         }
-        Server { child, addr, stdout }
+        Server {
+            child,
+            addr,
+            stdout,
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -358,12 +364,16 @@ impl Server {
     }
 
     fn kill_9(mut self) {
-        let _ = Command::new("kill").args(["-9", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-9", &self.child.id().to_string()])
+            .status();
         let _ = self.child.wait();
     }
 
     fn stop(mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         let _ = self.child.wait();
     }
 }
@@ -373,9 +383,17 @@ fn a_webhook_acknowledged_just_before_kill_9_is_processed_after_restart() {
     use hmac::{Hmac, Mac};
     let dir = tempfile::tempdir().unwrap();
     let secret = "app-secret";
-    let env = [("CHASQUI_META_APP_SECRET", secret), ("CHASQUI_WORKERS_ENABLED", "false")];
+    let env = [
+        ("CHASQUI_META_APP_SECRET", secret),
+        ("CHASQUI_WORKERS_ENABLED", "false"),
+    ];
     let server = Server::start(dir.path(), &env);
-    let key = server.stdout.split_whitespace().find(|w| w.starts_with("chq_live_")).expect("demo key").to_owned();
+    let key = server
+        .stdout
+        .split_whitespace()
+        .find(|w| w.starts_with("chq_live_"))
+        .expect("demo key")
+        .to_owned();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let client = reqwest::Client::new();
     rt.block_on(async {
@@ -405,18 +423,32 @@ fn a_webhook_acknowledged_just_before_kill_9_is_processed_after_restart() {
     });
     // The process dies without any chance to clean up, right after answering.
     server.kill_9();
-    let server = Server::start(dir.path(), &[("CHASQUI_META_APP_SECRET", secret), ("CHASQUI_WORKERS_POLL_INTERVAL_MS", "50")]);
+    let server = Server::start(
+        dir.path(),
+        &[
+            ("CHASQUI_META_APP_SECRET", secret),
+            ("CHASQUI_WORKERS_POLL_INTERVAL_MS", "50"),
+        ],
+    );
     rt.block_on(async {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let res = client.get(server.url("/v1/messages")).bearer_auth(&key).send().await.unwrap();
+            let res = client
+                .get(server.url("/v1/messages"))
+                .bearer_auth(&key)
+                .send()
+                .await
+                .unwrap();
             let body: serde_json::Value = res.json().await.unwrap();
             if body["data"].as_array().is_some_and(|d| !d.is_empty()) {
                 assert_eq!(body["data"][0]["text"], "¿llegó?");
                 assert_eq!(body["data"].as_array().unwrap().len(), 1);
                 break;
             }
-            assert!(Instant::now() < deadline, "the acknowledged webhook never became a message");
+            assert!(
+                Instant::now() < deadline,
+                "the acknowledged webhook never became a message"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     });

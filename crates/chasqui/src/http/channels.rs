@@ -18,7 +18,14 @@ use super::extract::{Json, Query};
 use super::list::{ListParams, ListResponse};
 
 /// The secrets a channel may hold, by kind.
-const SECRET_NAMES: [&str; 6] = ["access_token", "app_secret", "verify_token", "webhook_secret", "api_key", "auth_token"];
+const SECRET_NAMES: [&str; 6] = [
+    "access_token",
+    "app_secret",
+    "verify_token",
+    "webhook_secret",
+    "api_key",
+    "auth_token",
+];
 
 /// A channel as the API shows it.
 #[derive(Debug, Serialize)]
@@ -53,7 +60,9 @@ impl ChannelView {
             .map(|u| u.as_str().trim_end_matches('/').to_owned())
             .unwrap_or_else(|| format!("http://{}", state.config.server.listen));
         let path = match c.kind {
-            ChannelKind::WhatsappCloud | ChannelKind::Sandbox => format!("/webhooks/whatsapp/{}", c.id),
+            ChannelKind::WhatsappCloud | ChannelKind::Sandbox => {
+                format!("/webhooks/whatsapp/{}", c.id)
+            }
             ChannelKind::Dialog360 => format!("/webhooks/360dialog/{}", c.id),
             ChannelKind::Twilio => format!("/webhooks/twilio/{}", c.id),
             ChannelKind::Chatwoot => format!("/webhooks/chatwoot/{}", c.id),
@@ -63,7 +72,12 @@ impl ChannelView {
         let secrets = SECRET_NAMES
             .iter()
             .filter(|n| relevant_secret(c.kind, n))
-            .map(|n| ((*n).to_owned(), Value::Bool(c.secrets_set.iter().any(|s| s == n))))
+            .map(|n| {
+                (
+                    (*n).to_owned(),
+                    Value::Bool(c.secrets_set.iter().any(|s| s == n)),
+                )
+            })
             .collect();
         Self {
             id: c.id,
@@ -75,7 +89,11 @@ impl ChannelView {
             display_phone_number: c.display_phone_number,
             settings: c.settings,
             secrets,
-            webhook_url: if path.is_empty() { String::new() } else { format!("{base}{path}") },
+            webhook_url: if path.is_empty() {
+                String::new()
+            } else {
+                format!("{base}{path}")
+            },
             created_at: c.created_at,
             updated_at: c.updated_at,
             generated_webhook_secret: None,
@@ -85,7 +103,9 @@ impl ChannelView {
 
 fn relevant_secret(kind: ChannelKind, name: &str) -> bool {
     match kind {
-        ChannelKind::WhatsappCloud | ChannelKind::Sandbox => matches!(name, "access_token" | "app_secret" | "verify_token"),
+        ChannelKind::WhatsappCloud | ChannelKind::Sandbox => {
+            matches!(name, "access_token" | "app_secret" | "verify_token")
+        }
         ChannelKind::Dialog360 => matches!(name, "api_key" | "webhook_secret"),
         ChannelKind::Twilio => name == "auth_token",
         ChannelKind::Chatwoot => matches!(name, "webhook_secret" | "access_token"),
@@ -114,7 +134,11 @@ pub struct CreateChannel {
 
 fn non_empty(field: &str, v: Option<String>) -> Result<Option<String>, ApiError> {
     match v.map(|s| s.trim().to_owned()) {
-        Some(s) if s.is_empty() => Err(ApiError::invalid("invalid_value", field, format!("`{field}` must not be empty; omit it instead."))),
+        Some(s) if s.is_empty() => Err(ApiError::invalid(
+            "invalid_value",
+            field,
+            format!("`{field}` must not be empty; omit it instead."),
+        )),
         other => Ok(other),
     }
 }
@@ -124,7 +148,9 @@ fn required(kind: ChannelKind, field: &str, v: &Option<String>) -> Result<(), Ap
         return Err(ApiError::invalid(
             "missing_field",
             field,
-            format!("A `{kind}` channel needs `{field}`; see docs/webhooks.md for where to find it."),
+            format!(
+                "A `{kind}` channel needs `{field}`; see docs/webhooks.md for where to find it."
+            ),
         ));
     }
     Ok(())
@@ -137,7 +163,9 @@ fn digits_only(field: &str, v: &Option<String>) -> Result<(), ApiError> {
         return Err(ApiError::invalid(
             "invalid_value",
             field,
-            format!("`{field}` is Meta's numeric id (digits only), not a phone number; copy it from WhatsApp Manager → API setup."),
+            format!(
+                "`{field}` is Meta's numeric id (digits only), not a phone number; copy it from WhatsApp Manager → API setup."
+            ),
         ));
     }
     Ok(())
@@ -149,19 +177,31 @@ pub async fn create(
     auth: TenantAuth,
     Json(body): Json<CreateChannel>,
 ) -> Result<(StatusCode, Json<ChannelView>), ApiError> {
-    let kind: ChannelKind = body.kind.parse().map_err(|e: chasqui_core::channel::UnknownChannelKind| {
-        ApiError::invalid("invalid_kind", "kind", e.to_string())
-    })?;
+    let kind: ChannelKind =
+        body.kind
+            .parse()
+            .map_err(|e: chasqui_core::channel::UnknownChannelKind| {
+                ApiError::invalid("invalid_kind", "kind", e.to_string())
+            })?;
     let phone_number_id = non_empty("phone_number_id", body.phone_number_id)?;
     let waba_id = non_empty("waba_id", body.waba_id)?;
     digits_only("phone_number_id", &phone_number_id)?;
     digits_only("waba_id", &waba_id)?;
     let mut secrets: Vec<(String, Secret)> = Vec::new();
     let given = [
-        ("access_token", non_empty("access_token", body.access_token)?),
+        (
+            "access_token",
+            non_empty("access_token", body.access_token)?,
+        ),
         ("app_secret", non_empty("app_secret", body.app_secret)?),
-        ("verify_token", non_empty("verify_token", body.verify_token)?),
-        ("webhook_secret", non_empty("webhook_secret", body.webhook_secret)?),
+        (
+            "verify_token",
+            non_empty("verify_token", body.verify_token)?,
+        ),
+        (
+            "webhook_secret",
+            non_empty("webhook_secret", body.webhook_secret)?,
+        ),
         ("api_key", non_empty("api_key", body.api_key)?),
         ("auth_token", non_empty("auth_token", body.auth_token)?),
     ];
@@ -174,7 +214,12 @@ pub async fn create(
             ));
         }
     }
-    let get = |n: &str| given.iter().find(|(k, _)| *k == n).and_then(|(_, v)| v.clone());
+    let get = |n: &str| {
+        given
+            .iter()
+            .find(|(k, _)| *k == n)
+            .and_then(|(_, v)| v.clone())
+    };
     let mut generated = None;
     match kind {
         ChannelKind::WhatsappCloud => {
@@ -184,7 +229,11 @@ pub async fn create(
         ChannelKind::Dialog360 => required(kind, "api_key", &get("api_key"))?,
         ChannelKind::Twilio => {
             required(kind, "auth_token", &get("auth_token"))?;
-            if !body.settings.get("account_sid").is_some_and(|v| v.as_str().is_some_and(|s| s.starts_with("AC"))) {
+            if !body
+                .settings
+                .get("account_sid")
+                .is_some_and(|v| v.as_str().is_some_and(|s| s.starts_with("AC")))
+            {
                 return Err(ApiError::invalid(
                     "missing_field",
                     "settings.account_sid",
@@ -194,7 +243,11 @@ pub async fn create(
         }
         ChannelKind::Zaptra => {
             required(kind, "access_token", &get("access_token"))?;
-            if !body.settings.get("base_url").is_some_and(|v| v.as_str().is_some_and(|s| s.starts_with("http"))) {
+            if !body
+                .settings
+                .get("base_url")
+                .is_some_and(|v| v.as_str().is_some_and(|s| s.starts_with("http")))
+            {
                 return Err(ApiError::invalid(
                     "missing_field",
                     "settings.base_url",
@@ -204,8 +257,8 @@ pub async fn create(
         }
         ChannelKind::Chatwoot | ChannelKind::Sandbox => {}
     }
-    let needs_webhook_secret =
-        matches!(kind, ChannelKind::Chatwoot | ChannelKind::Dialog360) && get("webhook_secret").is_none();
+    let needs_webhook_secret = matches!(kind, ChannelKind::Chatwoot | ChannelKind::Dialog360)
+        && get("webhook_secret").is_none();
     for (name, value) in given {
         if let Some(v) = value {
             secrets.push((name.to_owned(), Secret::new(v)));
@@ -217,12 +270,19 @@ pub async fn create(
         generated = Some(token);
     }
     let phone_number_id = match (kind, phone_number_id) {
-        (ChannelKind::Sandbox, None) => Some(format!("{}", 100_000_000_000_000u64 + rand::random_range(0..899_999_999_999_999u64))),
+        (ChannelKind::Sandbox, None) => Some(format!(
+            "{}",
+            100_000_000_000_000u64 + rand::random_range(0..899_999_999_999_999u64)
+        )),
         (_, p) => p,
     };
     let new = NewChannel {
         kind,
-        name: body.name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()).unwrap_or_else(|| kind.to_string()),
+        name: body
+            .name
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| kind.to_string()),
         phone_number_id: phone_number_id.clone(),
         waba_id,
         display_phone_number: non_empty("display_phone_number", body.display_phone_number)?,
@@ -244,7 +304,10 @@ pub async fn create(
         })?;
     if let Some(pnid) = &phone_number_id {
         // Deliveries that arrived before the channel existed are processed now.
-        let n = state.store.requeue_unrouted(&format!("phone_number_id:{pnid}")).await?;
+        let n = state
+            .store
+            .requeue_unrouted(&format!("phone_number_id:{pnid}"))
+            .await?;
         if n > 0 {
             tracing::info!(channel_id = %channel.id, receipts = n, "requeued webhooks that were waiting for this channel");
         }
@@ -257,7 +320,9 @@ pub async fn create(
 fn random_token() -> String {
     use rand::Rng;
     let mut rng = rand::rng();
-    (0..32).map(|_| rng.sample(rand::distr::Alphanumeric) as char).collect()
+    (0..32)
+        .map(|_| rng.sample(rand::distr::Alphanumeric) as char)
+        .collect()
 }
 
 /// `GET /v1/channels`.
@@ -266,8 +331,13 @@ pub async fn list(
     auth: TenantAuth,
     Query(params): Query<ListParams>,
 ) -> Result<Json<ListResponse<ChannelView>>, ApiError> {
-    let page = state.store.list_channels(auth.tenant_id, params.limit()?, params.cursor()?).await?;
-    Ok(Json(ListResponse::from_page(page, |c| ChannelView::new(c, &state))))
+    let page = state
+        .store
+        .list_channels(auth.tenant_id, params.limit()?, params.cursor()?)
+        .await?;
+    Ok(Json(ListResponse::from_page(page, |c| {
+        ChannelView::new(c, &state)
+    })))
 }
 
 fn parse_channel_id(s: &str) -> Result<ChannelId, ApiError> {
@@ -275,8 +345,15 @@ fn parse_channel_id(s: &str) -> Result<ChannelId, ApiError> {
 }
 
 /// `GET /v1/channels/{id}`.
-pub async fn get(State(state): State<AppState>, auth: TenantAuth, Path(id): Path<String>) -> Result<Json<ChannelView>, ApiError> {
-    let c = state.store.channel(auth.tenant_id, parse_channel_id(&id)?).await?;
+pub async fn get(
+    State(state): State<AppState>,
+    auth: TenantAuth,
+    Path(id): Path<String>,
+) -> Result<Json<ChannelView>, ApiError> {
+    let c = state
+        .store
+        .channel(auth.tenant_id, parse_channel_id(&id)?)
+        .await?;
     Ok(Json(ChannelView::new(c, &state)))
 }
 
@@ -309,7 +386,9 @@ pub struct PatchChannel {
 mod double_option {
     use serde::{Deserialize, Deserializer};
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<String>>, D::Error> {
         Option::<String>::deserialize(d).map(Some)
     }
 }
@@ -327,7 +406,11 @@ pub async fn patch(
         && s != status::ACTIVE
         && s != status::DISCONNECTED
     {
-        return Err(ApiError::invalid("invalid_status", "status", "status must be `active` or `disconnected`."));
+        return Err(ApiError::invalid(
+            "invalid_status",
+            "status",
+            "status must be `active` or `disconnected`.",
+        ));
     }
     let mut secrets = Vec::new();
     for (name, value) in [
@@ -340,29 +423,56 @@ pub async fn patch(
     ] {
         let Some(value) = value else { continue };
         if !relevant_secret(current.kind, name) {
-            return Err(ApiError::invalid("unexpected_field", name, format!("A `{}` channel does not use `{name}`.", current.kind)));
+            return Err(ApiError::invalid(
+                "unexpected_field",
+                name,
+                format!("A `{}` channel does not use `{name}`.", current.kind),
+            ));
         }
         match value.map(|v| v.trim().to_owned()) {
             Some(v) if v.is_empty() => {
-                return Err(ApiError::invalid("invalid_value", name, format!("`{name}` must not be empty; send null to remove it.")));
+                return Err(ApiError::invalid(
+                    "invalid_value",
+                    name,
+                    format!("`{name}` must not be empty; send null to remove it."),
+                ));
             }
             v => secrets.push((name.to_owned(), v.map(Secret::new))),
         }
     }
     let patch = ChannelPatch {
-        name: body.name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()),
+        name: body
+            .name
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty()),
         status: body.status,
         display_phone_number: body.display_phone_number,
         waba_id: body.waba_id,
         settings: body.settings.map(Value::Object),
         secrets,
     };
-    let c = state.store.update_channel(auth.tenant_id, id, &state.keys.current(), patch, &auth.actor()).await?;
+    let c = state
+        .store
+        .update_channel(
+            auth.tenant_id,
+            id,
+            &state.keys.current(),
+            patch,
+            &auth.actor(),
+        )
+        .await?;
     Ok(Json(ChannelView::new(c, &state)))
 }
 
 /// `DELETE /v1/channels/{id}`: its messages stay; its phone_number_id is freed.
-pub async fn delete(State(state): State<AppState>, auth: TenantAuth, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    state.store.delete_channel(auth.tenant_id, parse_channel_id(&id)?, &auth.actor()).await?;
+pub async fn delete(
+    State(state): State<AppState>,
+    auth: TenantAuth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .store
+        .delete_channel(auth.tenant_id, parse_channel_id(&id)?, &auth.actor())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

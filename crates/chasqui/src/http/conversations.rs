@@ -35,7 +35,9 @@ impl From<Conversation> for ConversationView {
     fn from(c: Conversation) -> Self {
         let now = Utc::now();
         Self {
-            window_expires_at: c.last_inbound_at.map(chasqui_core::window::window_expires_at),
+            window_expires_at: c
+                .last_inbound_at
+                .map(chasqui_core::window::window_expires_at),
             window_open: chasqui_core::window::is_open(c.last_inbound_at, now),
             id: c.id,
             channel_id: c.channel_id,
@@ -80,7 +82,10 @@ pub struct MessageView {
 
 impl From<Message> for MessageView {
     fn from(m: Message) -> Self {
-        let error = m.error_code.as_ref().map(|code| serde_json::json!({ "code": code, "message": m.error_message }));
+        let error = m
+            .error_code
+            .as_ref()
+            .map(|code| serde_json::json!({ "code": code, "message": m.error_message }));
         let content = m.content.get("message").cloned().unwrap_or(m.content);
         Self {
             id: m.id,
@@ -150,18 +155,31 @@ impl From<Contact> for ContactView {
 }
 
 fn bad_filter(field: &str, what: &str) -> ApiError {
-    ApiError::invalid("invalid_filter", field, format!("`{field}` must be {what}."))
+    ApiError::invalid(
+        "invalid_filter",
+        field,
+        format!("`{field}` must be {what}."),
+    )
 }
 
-fn parse_opt<T: std::str::FromStr>(field: &str, v: &Option<String>, what: &str) -> Result<Option<T>, ApiError> {
-    v.as_deref().filter(|s| !s.is_empty()).map(|s| s.parse().map_err(|_| bad_filter(field, what))).transpose()
+fn parse_opt<T: std::str::FromStr>(
+    field: &str,
+    v: &Option<String>,
+    what: &str,
+) -> Result<Option<T>, ApiError> {
+    v.as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().map_err(|_| bad_filter(field, what)))
+        .transpose()
 }
 
 fn parse_time(field: &str, v: &Option<String>) -> Result<Option<DateTime<Utc>>, ApiError> {
     v.as_deref()
         .filter(|s| !s.is_empty())
         .map(|s| {
-            DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(|_| bad_filter(field, "an RFC 3339 time such as 2026-11-22T10:00:00Z"))
+            DateTime::parse_from_rfc3339(s)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| bad_filter(field, "an RFC 3339 time such as 2026-11-22T10:00:00Z"))
         })
         .transpose()
 }
@@ -197,7 +215,10 @@ pub async fn list_conversations(
         updated_since: parse_time("updated_since", &q.updated_since)?,
     };
     let list = ListParams::new(q.limit, q.cursor);
-    let page = state.store.list_conversations(auth.tenant_id, &filter, list.limit()?, list.cursor()?).await?;
+    let page = state
+        .store
+        .list_conversations(auth.tenant_id, &filter, list.limit()?, list.cursor()?)
+        .await?;
     Ok(Json(ListResponse::from_page(page, ConversationView::from)))
 }
 
@@ -207,8 +228,12 @@ pub async fn get_conversation(
     auth: TenantAuth,
     Path(id): Path<String>,
 ) -> Result<Json<ConversationView>, ApiError> {
-    let id: ConversationId = id.parse().map_err(|_| ApiError::not_found("conversation"))?;
-    Ok(Json(state.store.conversation(auth.tenant_id, id).await?.into()))
+    let id: ConversationId = id
+        .parse()
+        .map_err(|_| ApiError::not_found("conversation"))?;
+    Ok(Json(
+        state.store.conversation(auth.tenant_id, id).await?.into(),
+    ))
 }
 
 /// `GET /v1/conversations/{id}/messages`.
@@ -218,10 +243,18 @@ pub async fn conversation_messages(
     Path(id): Path<String>,
     Query(params): Query<ListParams>,
 ) -> Result<Json<ListResponse<MessageView>>, ApiError> {
-    let id: ConversationId = id.parse().map_err(|_| ApiError::not_found("conversation"))?;
+    let id: ConversationId = id
+        .parse()
+        .map_err(|_| ApiError::not_found("conversation"))?;
     state.store.conversation(auth.tenant_id, id).await?;
-    let filter = MessageFilter { conversation: Some(id), ..MessageFilter::default() };
-    let page = state.store.list_messages(auth.tenant_id, &filter, params.limit()?, params.cursor()?).await?;
+    let filter = MessageFilter {
+        conversation: Some(id),
+        ..MessageFilter::default()
+    };
+    let page = state
+        .store
+        .list_messages(auth.tenant_id, &filter, params.limit()?, params.cursor()?)
+        .await?;
     Ok(Json(ListResponse::from_page(page, MessageView::from)))
 }
 
@@ -261,25 +294,41 @@ pub async fn list_messages(
         status: q.status.clone(),
         kind: q.kind.clone(),
         channel: parse_opt("channel_id", &q.channel_id, "a channel id (chn_…)")?,
-        conversation: parse_opt("conversation_id", &q.conversation_id, "a conversation id (cnv_…)")?,
+        conversation: parse_opt(
+            "conversation_id",
+            &q.conversation_id,
+            "a conversation id (cnv_…)",
+        )?,
         provider_message_id: q.provider_message_id.clone(),
         since: parse_time("since", &q.since)?,
         until: parse_time("until", &q.until)?,
     };
     let list = ListParams::new(q.limit, q.cursor);
-    let page = state.store.list_messages(auth.tenant_id, &filter, list.limit()?, list.cursor()?).await?;
+    let page = state
+        .store
+        .list_messages(auth.tenant_id, &filter, list.limit()?, list.cursor()?)
+        .await?;
     Ok(Json(ListResponse::from_page(page, MessageView::from)))
 }
 
 /// `GET /v1/messages/{id}`: with every status it went through.
-pub async fn get_message(State(state): State<AppState>, auth: TenantAuth, Path(id): Path<String>) -> Result<Json<MessageView>, ApiError> {
+pub async fn get_message(
+    State(state): State<AppState>,
+    auth: TenantAuth,
+    Path(id): Path<String>,
+) -> Result<Json<MessageView>, ApiError> {
     let id: MessageId = id.parse().map_err(|_| ApiError::not_found("message"))?;
     let m = state.store.message(auth.tenant_id, id).await?;
     let history = state.store.message_history(auth.tenant_id, &m).await?;
     let media = state.store.media_for_message(auth.tenant_id, m.id).await?;
     let mut view = MessageView::from(m);
     if !media.is_empty() {
-        view.media = Some(media.iter().map(crate::media::http::MediaView::new).collect());
+        view.media = Some(
+            media
+                .iter()
+                .map(crate::media::http::MediaView::new)
+                .collect(),
+        );
     }
     view.statuses = Some(
         history
@@ -307,14 +356,24 @@ pub async fn list_contacts(
     auth: TenantAuth,
     Query(q): Query<ContactQuery>,
 ) -> Result<Json<ListResponse<ContactView>>, ApiError> {
-    let filter = ContactFilter { q: q.q.clone().filter(|s| !s.trim().is_empty()), unmapped: q.unmapped.unwrap_or(false) };
+    let filter = ContactFilter {
+        q: q.q.clone().filter(|s| !s.trim().is_empty()),
+        unmapped: q.unmapped.unwrap_or(false),
+    };
     let list = ListParams::new(q.limit, q.cursor);
-    let page = state.store.list_contacts(auth.tenant_id, &filter, list.limit()?, list.cursor()?).await?;
+    let page = state
+        .store
+        .list_contacts(auth.tenant_id, &filter, list.limit()?, list.cursor()?)
+        .await?;
     Ok(Json(ListResponse::from_page(page, ContactView::from)))
 }
 
 /// `GET /v1/contacts/{id}`.
-pub async fn get_contact(State(state): State<AppState>, auth: TenantAuth, Path(id): Path<String>) -> Result<Json<ContactView>, ApiError> {
+pub async fn get_contact(
+    State(state): State<AppState>,
+    auth: TenantAuth,
+    Path(id): Path<String>,
+) -> Result<Json<ContactView>, ApiError> {
     let id: ContactId = id.parse().map_err(|_| ApiError::not_found("contact"))?;
     Ok(Json(state.store.contact(auth.tenant_id, id).await?.into()))
 }
@@ -349,12 +408,20 @@ pub async fn patch_contact(
     if let Some(Some(email)) = &body.email
         && !(email.contains('@') && email.len() <= 254)
     {
-        return Err(ApiError::invalid("invalid_email", "email", "email must be an address such as ana@example.com."));
+        return Err(ApiError::invalid(
+            "invalid_email",
+            "email",
+            "email must be an address such as ana@example.com.",
+        ));
     }
     if let Some(tags) = &body.tags
         && (tags.len() > 50 || tags.iter().any(|t| t.trim().is_empty() || t.len() > 64))
     {
-        return Err(ApiError::invalid("invalid_tags", "tags", "tags must be at most 50 non-empty strings of up to 64 characters."));
+        return Err(ApiError::invalid(
+            "invalid_tags",
+            "tags",
+            "tags must be at most 50 non-empty strings of up to 64 characters.",
+        ));
     }
     let patch = ContactPatch {
         name: body.name,
@@ -363,5 +430,11 @@ pub async fn patch_contact(
         external_user_id: body.external_user_id,
         tags: body.tags,
     };
-    Ok(Json(state.store.update_contact(auth.tenant_id, id, patch, &auth.actor()).await?.into()))
+    Ok(Json(
+        state
+            .store
+            .update_contact(auth.tenant_id, id, patch, &auth.actor())
+            .await?
+            .into(),
+    ))
 }

@@ -45,17 +45,36 @@ pub async fn list(
     auth: TenantAuth,
     Query(params): Query<ListParams>,
 ) -> Result<Json<ListResponse<DeadLetterView>>, ApiError> {
-    let page = state.store.dead_receipts(auth.tenant_id, params.limit()?, params.cursor()?).await?;
+    let page = state
+        .store
+        .dead_receipts(auth.tenant_id, params.limit()?, params.cursor()?)
+        .await?;
     Ok(Json(ListResponse::from_page(page, DeadLetterView::from)))
 }
 
 /// `POST /v1/dead-letters/{id}/replay`: processes the delivery again.
-pub async fn replay(State(state): State<AppState>, auth: TenantAuth, Path(id): Path<String>) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+pub async fn replay(
+    State(state): State<AppState>,
+    auth: TenantAuth,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let id: ReceiptId = id.parse().map_err(|_| ApiError::not_found("dead letter"))?;
-    let receipt = state.store.receipt(id).await.map_err(|_| ApiError::not_found("dead letter"))?;
-    if receipt.tenant_id != Some(auth.tenant_id) || receipt.state != chasqui_store::receipts::state::DEAD {
+    let receipt = state
+        .store
+        .receipt(id)
+        .await
+        .map_err(|_| ApiError::not_found("dead letter"))?;
+    if receipt.tenant_id != Some(auth.tenant_id)
+        || receipt.state != chasqui_store::receipts::state::DEAD
+    {
         return Err(ApiError::not_found("dead letter"));
     }
-    state.store.requeue_receipt(id, Some(auth.tenant_id)).await?;
-    Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "id": id, "state": "pending" }))))
+    state
+        .store
+        .requeue_receipt(id, Some(auth.tenant_id))
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({ "id": id, "state": "pending" })),
+    ))
 }

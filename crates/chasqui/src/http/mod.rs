@@ -14,8 +14,8 @@ pub mod health;
 pub mod links;
 pub mod list;
 pub mod metrics;
-pub mod tenant;
 pub mod templates;
+pub mod tenant;
 pub mod webhook_endpoints;
 
 use std::sync::Arc;
@@ -53,7 +53,12 @@ impl AppState {
     /// The state of a running process.
     pub fn new(store: Store, config: Config, keys: MasterKeys) -> anyhow::Result<Self> {
         let outbound = crate::outbound::runtime::OutboundRuntime::new(&config)?;
-        Ok(Self { store, config: Arc::new(config), keys, outbound })
+        Ok(Self {
+            store,
+            config: Arc::new(config),
+            keys,
+            outbound,
+        })
     }
 }
 
@@ -70,18 +75,44 @@ pub fn router(state: AppState) -> Router {
         .route("/audit-log", get(audit::list))
         .route("/channels", get(channels::list).post(channels::create))
         .route("/dead-letters", get(dead_letters::list))
-        .route("/dead-letters/{id}/replay", axum::routing::post(dead_letters::replay))
+        .route(
+            "/dead-letters/{id}/replay",
+            axum::routing::post(dead_letters::replay),
+        )
         .route("/conversations", get(conversations::list_conversations))
         .route("/conversations/{id}", get(conversations::get_conversation))
-        .route("/conversations/{id}/messages", get(conversations::conversation_messages))
-        .route("/messages", get(conversations::list_messages).post(crate::outbound::api::send))
+        .route(
+            "/conversations/{id}/messages",
+            get(conversations::conversation_messages),
+        )
+        .route(
+            "/messages",
+            get(conversations::list_messages).post(crate::outbound::api::send),
+        )
         .route("/messages/{id}", get(conversations::get_message))
-        .route("/messages/{id}/read", axum::routing::post(crate::outbound::channel_ops::mark_read))
-        .route("/channels/{id}/health", get(crate::outbound::channel_ops::health))
-        .route("/channels/{id}/test", axum::routing::post(crate::outbound::channel_ops::test_send))
+        .route(
+            "/messages/{id}/read",
+            axum::routing::post(crate::outbound::channel_ops::mark_read),
+        )
+        .route(
+            "/channels/{id}/health",
+            get(crate::outbound::channel_ops::health),
+        )
+        .route(
+            "/channels/{id}/test",
+            axum::routing::post(crate::outbound::channel_ops::test_send),
+        )
         .route("/contacts", get(conversations::list_contacts))
-        .route("/contacts/{id}", get(conversations::get_contact).patch(conversations::patch_contact))
-        .route("/channels/{id}", get(channels::get).patch(channels::patch).delete(channels::delete))
+        .route(
+            "/contacts/{id}",
+            get(conversations::get_contact).patch(conversations::patch_contact),
+        )
+        .route(
+            "/channels/{id}",
+            get(channels::get)
+                .patch(channels::patch)
+                .delete(channels::delete),
+        )
         .merge(links::routes())
         .merge(webhook_endpoints::routes())
         .merge(templates::routes())
@@ -92,6 +123,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))
         .nest("/v1", api)
+        .nest("/sandbox", crate::sandbox::routes(&state))
         .route("/webhooks/whatsapp", get(crate::inbound::receive::meta_verify_app).post(crate::inbound::receive::meta_receive_app))
         .route(
             "/webhooks/whatsapp/{channel_id}",

@@ -346,7 +346,11 @@ async fn one(
     language: &str,
 ) -> Result<TemplateRecord, ApiError> {
     let language = normalize_language(language);
-    if let Some(r) = state.store.template(auth.tenant_id, name, &language).await? {
+    if let Some(r) = state
+        .store
+        .template(auth.tenant_id, name, &language)
+        .await?
+    {
         return Ok(r);
     }
     let available: Vec<String> = state
@@ -372,7 +376,9 @@ async fn one(
         ),
     )
     .with_field("language")
-    .with_extra(json!({ "details": { "requested_language": language, "available_languages": available } })))
+    .with_extra(
+        json!({ "details": { "requested_language": language, "available_languages": available } }),
+    ))
 }
 
 /// `GET /v1/templates/{name}/{language}`.
@@ -410,7 +416,11 @@ struct Registration {
     status_given: bool,
 }
 
-fn str_field<'a>(obj: &'a Map<String, Value>, field: &str, path: &str) -> Result<Option<&'a str>, ApiError> {
+fn str_field<'a>(
+    obj: &'a Map<String, Value>,
+    field: &str,
+    path: &str,
+) -> Result<Option<&'a str>, ApiError> {
     match obj.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.as_str())),
@@ -443,7 +453,9 @@ fn check_placeholders(
         return Err(ApiError::invalid(
             "invalid_format",
             path,
-            format!("`{path}` mixes numbered (`{{{{1}}}}`) and named (`{{{{name}}}}`) parameters; use one kind."),
+            format!(
+                "`{path}` mixes numbered (`{{{{1}}}}`) and named (`{{{{name}}}}`) parameters; use one kind."
+            ),
         ));
     }
     match declared {
@@ -451,14 +463,18 @@ fn check_placeholders(
             return Err(ApiError::invalid(
                 "invalid_format",
                 path,
-                format!("`{path}` has named parameters but `parameter_format` is `POSITIONAL`: use `{{{{1}}}}`, `{{{{2}}}}`… or declare `NAMED`."),
+                format!(
+                    "`{path}` has named parameters but `parameter_format` is `POSITIONAL`: use `{{{{1}}}}`, `{{{{2}}}}`… or declare `NAMED`."
+                ),
             ));
         }
         Some(ParameterFormat::Named) if !numbers.is_empty() => {
             return Err(ApiError::invalid(
                 "invalid_format",
                 path,
-                format!("`{path}` has numbered parameters but `parameter_format` is `NAMED`: use `{{{{first_name}}}}`-style names or declare `POSITIONAL`."),
+                format!(
+                    "`{path}` has numbered parameters but `parameter_format` is `NAMED`: use `{{{{first_name}}}}`-style names or declare `POSITIONAL`."
+                ),
             ));
         }
         _ => {}
@@ -469,7 +485,9 @@ fn check_placeholders(
         return Err(ApiError::invalid(
             "invalid_format",
             path,
-            format!("`{path}` uses `{{{{{highest}}}}}` but not `{{{{{gap}}}}}`: WhatsApp numbers parameters 1, 2, 3… without gaps."),
+            format!(
+                "`{path}` uses `{{{{{highest}}}}}` but not `{{{{{gap}}}}}`: WhatsApp numbers parameters 1, 2, 3… without gaps."
+            ),
         ));
     }
     if let Some(max) = max
@@ -478,7 +496,10 @@ fn check_placeholders(
         return Err(ApiError::invalid(
             "invalid_format",
             path,
-            format!("`{path}` has {} parameters; WhatsApp allows {max} here.", found.len()),
+            format!(
+                "`{path}` has {} parameters; WhatsApp allows {max} here.",
+                found.len()
+            ),
         ));
     }
     Ok(())
@@ -526,7 +547,12 @@ fn check_component(
                     check_placeholders(text, &field, declared, None)?;
                 }
                 None if *category == TemplateCategory::Authentication => {}
-                None => return Err(missing(&field, "the body text, e.g. \"Hola {{1}}, tu turno es el {{2}}.\"")),
+                None => {
+                    return Err(missing(
+                        &field,
+                        "the body text, e.g. \"Hola {{1}}, tu turno es el {{2}}.\"",
+                    ));
+                }
             }
         }
         Component::Footer(f) => {
@@ -557,7 +583,10 @@ fn check_component(
                 return Err(ApiError::invalid(
                     "too_many",
                     field,
-                    format!("A template has at most {MAX_BUTTONS} buttons; {} were given.", buttons.len()),
+                    format!(
+                        "A template has at most {MAX_BUTTONS} buttons; {} were given.",
+                        buttons.len()
+                    ),
                 ));
             }
             for (j, b) in buttons.iter().enumerate() {
@@ -568,20 +597,33 @@ fn check_component(
                 );
                 match b.text.as_deref().filter(|t| !t.trim().is_empty()) {
                     Some(t) if chars(t) > MAX_BUTTON_TEXT => {
-                        return Err(too_long(&format!("{bpath}.text"), MAX_BUTTON_TEXT, chars(t)));
+                        return Err(too_long(
+                            &format!("{bpath}.text"),
+                            MAX_BUTTON_TEXT,
+                            chars(t),
+                        ));
                     }
                     None if labelled => {
                         return Err(missing(&format!("{bpath}.text"), "the button's label"));
                     }
                     _ => {}
                 }
-                if b.kind == ButtonKind::Url && b.url.as_deref().is_none_or(|u| u.trim().is_empty()) {
-                    return Err(missing(&format!("{bpath}.url"), "the address the button opens"));
+                if b.kind == ButtonKind::Url && b.url.as_deref().is_none_or(|u| u.trim().is_empty())
+                {
+                    return Err(missing(
+                        &format!("{bpath}.url"),
+                        "the address the button opens",
+                    ));
                 }
                 if b.kind == ButtonKind::PhoneNumber
-                    && b.phone_number.as_deref().is_none_or(|u| u.trim().is_empty())
+                    && b.phone_number
+                        .as_deref()
+                        .is_none_or(|u| u.trim().is_empty())
                 {
-                    return Err(missing(&format!("{bpath}.phone_number"), "the number the button calls"));
+                    return Err(missing(
+                        &format!("{bpath}.phone_number"),
+                        "the number the button calls",
+                    ));
                 }
                 if let Some(url) = &b.url {
                     let found = placeholders(url);
@@ -613,7 +655,11 @@ fn parse_registration(body: &Value) -> Result<Registration, ApiError> {
     let channel_id = match obj.remove("channel_id") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.parse::<ChannelId>().map_err(|_| {
-            ApiError::invalid("channel_not_found", "channel_id", "No channel with this id belongs to this API key's tenant.")
+            ApiError::invalid(
+                "channel_not_found",
+                "channel_id",
+                "No channel with this id belongs to this API key's tenant.",
+            )
         })?),
         Some(_) => return Err(wrong_type("channel_id", "a channel id string")),
     };
@@ -621,21 +667,36 @@ fn parse_registration(body: &Value) -> Result<Registration, ApiError> {
     let name = str_field(&obj, "name", "name")?
         .map(str::trim)
         .filter(|n| !n.is_empty())
-        .ok_or_else(|| missing("name", "the template's name as approved by Meta, e.g. `confirmacion_turno`"))?
+        .ok_or_else(|| {
+            missing(
+                "name",
+                "the template's name as approved by Meta, e.g. `confirmacion_turno`",
+            )
+        })?
         .to_owned();
     if chars(&name) > MAX_NAME_CHARS {
         return Err(too_long("name", MAX_NAME_CHARS, chars(&name)));
     }
-    if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
         return Err(ApiError::invalid(
             "invalid_format",
             "name",
-            format!("`{name}` is not a template name WhatsApp accepts: use lower-case letters, digits and underscores only (e.g. `confirmacion_turno`)."),
+            format!(
+                "`{name}` is not a template name WhatsApp accepts: use lower-case letters, digits and underscores only (e.g. `confirmacion_turno`)."
+            ),
         ));
     }
 
     let language = match obj.get("language") {
-        None | Some(Value::Null) => return Err(missing("language", "the language code it was approved in, e.g. `es_AR`")),
+        None | Some(Value::Null) => {
+            return Err(missing(
+                "language",
+                "the language code it was approved in, e.g. `es_AR`",
+            ));
+        }
         Some(Value::String(s)) => s.clone(),
         Some(Value::Object(m)) => match m.get("code") {
             Some(Value::String(s)) => s.clone(),
@@ -646,12 +707,16 @@ fn parse_registration(body: &Value) -> Result<Registration, ApiError> {
     let code = language.trim();
     if code.is_empty()
         || code.len() > 16
-        || !code.bytes().all(|b| b.is_ascii_alphabetic() || b == b'_' || b == b'-')
+        || !code
+            .bytes()
+            .all(|b| b.is_ascii_alphabetic() || b == b'_' || b == b'-')
     {
         return Err(ApiError::invalid(
             "invalid_format",
             "language",
-            format!("`{language}` is not a language code; use one such as `es_AR`, `es` or `en_US`."),
+            format!(
+                "`{language}` is not a language code; use one such as `es_AR`, `es` or `en_US`."
+            ),
         ));
     }
     let language = normalize_language(code);
@@ -678,7 +743,13 @@ fn parse_registration(body: &Value) -> Result<Registration, ApiError> {
         Some(f) => match f.trim().to_ascii_uppercase().as_str() {
             "POSITIONAL" => Some(ParameterFormat::Positional),
             "NAMED" => Some(ParameterFormat::Named),
-            _ => return Err(invalid_value("parameter_format", f, &["POSITIONAL", "NAMED"])),
+            _ => {
+                return Err(invalid_value(
+                    "parameter_format",
+                    f,
+                    &["POSITIONAL", "NAMED"],
+                ));
+            }
         },
         None => None,
     };
@@ -691,7 +762,10 @@ fn parse_registration(body: &Value) -> Result<Registration, ApiError> {
 
     let components = match obj.get("components") {
         None | Some(Value::Null) => {
-            return Err(missing("components", "Meta's components: at least a `BODY` with its `text`"));
+            return Err(missing(
+                "components",
+                "Meta's components: at least a `BODY` with its `text`",
+            ));
         }
         Some(Value::Array(items)) => items.clone(),
         Some(_) => return Err(wrong_type("components", "an array of components")),
@@ -701,13 +775,19 @@ fn parse_registration(body: &Value) -> Result<Registration, ApiError> {
     for (i, item) in components.iter().enumerate() {
         let path = format!("components[{i}]");
         let Value::Object(raw) = item else {
-            return Err(wrong_type(&path, "an object like {\"type\": \"BODY\", \"text\": \"…\"}"));
+            return Err(wrong_type(
+                &path,
+                "an object like {\"type\": \"BODY\", \"text\": \"…\"}",
+            ));
         };
         let kind = match raw.get("type") {
             Some(Value::String(t)) => t.trim().to_ascii_uppercase(),
             Some(_) => return Err(wrong_type(&format!("{path}.type"), "a string")),
             None => {
-                return Err(missing(&format!("{path}.type"), "`HEADER`, `BODY`, `FOOTER` or `BUTTONS`"));
+                return Err(missing(
+                    &format!("{path}.type"),
+                    "`HEADER`, `BODY`, `FOOTER` or `BUTTONS`",
+                ));
             }
         };
         if seen.contains(&kind) {
@@ -733,16 +813,32 @@ fn parse_registration(body: &Value) -> Result<Registration, ApiError> {
 
     obj.insert("name".into(), Value::String(name));
     obj.insert("language".into(), Value::String(language));
-    obj.insert("category".into(), Value::String(category_parsed.as_str().to_owned()));
+    obj.insert(
+        "category".into(),
+        Value::String(category_parsed.as_str().to_owned()),
+    );
     obj.insert(
         "status".into(),
-        Value::String(status.as_ref().unwrap_or(&TemplateStatus::Approved).as_str().to_owned()),
+        Value::String(
+            status
+                .as_ref()
+                .unwrap_or(&TemplateStatus::Approved)
+                .as_str()
+                .to_owned(),
+        ),
     );
     if let Some(f) = declared {
-        obj.insert("parameter_format".into(), serde_json::to_value(f).unwrap_or_default());
+        obj.insert(
+            "parameter_format".into(),
+            serde_json::to_value(f).unwrap_or_default(),
+        );
     }
     let template: Template = serde_json::from_value(Value::Object(obj)).map_err(|e| {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_template", format!("The template does not have Meta's shape: {e}."))
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_template",
+            format!("The template does not have Meta's shape: {e}."),
+        )
     })?;
     Ok(Registration {
         channel_id,
@@ -888,7 +984,10 @@ pub async fn preview(
         .iter()
         .find(|t| normalize_language(&t.language) == message.language)
     else {
-        let mut available: Vec<String> = templates.iter().map(|t| normalize_language(&t.language)).collect();
+        let mut available: Vec<String> = templates
+            .iter()
+            .map(|t| normalize_language(&t.language))
+            .collect();
         available.sort();
         available.dedup();
         let e = SendValidationError::new(
@@ -950,7 +1049,11 @@ async fn sender_for(state: &AppState, channel: &Channel) -> Result<Arc<dyn Sende
                 .map(|(_, v)| v.clone())
         })
         .map_err(|reason| {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "channel_misconfigured", format!("{reason}."))
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "channel_misconfigured",
+                format!("{reason}."),
+            )
         })
 }
 

@@ -8,8 +8,8 @@ use chasqui_core::message::InboundMessage;
 use chasqui_core::phone::WaId;
 use chasqui_core::status::StatusUpdate;
 use chasqui_store::channels::{Channel, status as channel_status};
-use chasqui_store::inbound::{ContactIdentity, NewMessage, StatusOutcome, StatusRecord};
 use chasqui_store::events::types;
+use chasqui_store::inbound::{ContactIdentity, NewMessage, StatusOutcome, StatusRecord};
 use chasqui_store::receipts::{Receipt, state};
 use chasqui_store::templates::TemplateChange;
 use chasqui_store::worker::JobError;
@@ -42,7 +42,9 @@ pub async fn handle(state: AppState, job: chasqui_store::jobs::Job) -> Result<()
         .ok_or_else(|| JobError::Permanent("job payload has no valid receipt_id".into()))?;
     let receipt = match state.store.receipt(id).await {
         Ok(r) => r,
-        Err(StoreError::NotFound(_)) => return Err(JobError::Permanent(format!("receipt {id} does not exist"))),
+        Err(StoreError::NotFound(_)) => {
+            return Err(JobError::Permanent(format!("receipt {id} does not exist")));
+        }
         Err(e) => return Err(JobError::retry(e.to_string())),
     };
     if receipt.state == state::PROCESSED {
@@ -81,7 +83,16 @@ pub async fn handle(state: AppState, job: chasqui_store::jobs::Job) -> Result<()
         }
         Err(ProcessError::Store(e)) => {
             if job.attempt >= job.max_attempts {
-                let _ = state.store.mark_receipt(id, state::DEAD, receipt.tenant_id, None, Some(&e.to_string())).await;
+                let _ = state
+                    .store
+                    .mark_receipt(
+                        id,
+                        state::DEAD,
+                        receipt.tenant_id,
+                        None,
+                        Some(&e.to_string()),
+                    )
+                    .await;
             }
             Err(JobError::retry(e.to_string()))
         }
@@ -107,13 +118,20 @@ pub enum ProcessError {
 pub async fn process_receipt(store: &Store, receipt: &Receipt) -> Result<Outcome, ProcessError> {
     match receipt.provider.as_str() {
         "whatsapp" | "360dialog" | "sandbox" => {
-            let parsed = meta::parse_webhook(&receipt.body).map_err(|e| ProcessError::Parse(e.to_string()))?;
+            let parsed = meta::parse_webhook(&receipt.body)
+                .map_err(|e| ProcessError::Parse(e.to_string()))?;
             process_meta(store, receipt, &parsed).await
         }
         "twilio" => {
             let params = chasqui_channels::twilio::form_params(&receipt.body);
-            let hook = chasqui_channels::twilio::parse_params(&params).map_err(|e| ProcessError::Parse(e.to_string()))?;
-            let raw = serde_json::Value::Object(params.into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect());
+            let hook = chasqui_channels::twilio::parse_params(&params)
+                .map_err(|e| ProcessError::Parse(e.to_string()))?;
+            let raw = serde_json::Value::Object(
+                params
+                    .into_iter()
+                    .map(|(k, v)| (k, serde_json::Value::String(v)))
+                    .collect(),
+            );
             let channel = per_channel(store, receipt).await?;
             let mut out = Outcome::default();
             let mut tx = store.begin().await?;
@@ -135,7 +153,8 @@ pub async fn process_receipt(store: &Store, receipt: &Receipt) -> Result<Outcome
             Ok(out)
         }
         "chatwoot" => {
-            let event = chasqui_channels::chatwoot::parse_event(&receipt.body).map_err(|e| ProcessError::Parse(e.to_string()))?;
+            let event = chasqui_channels::chatwoot::parse_event(&receipt.body)
+                .map_err(|e| ProcessError::Parse(e.to_string()))?;
             let channel = per_channel(store, receipt).await?;
             let mut out = Outcome::default();
             let mut tx = store.begin().await?;
@@ -148,27 +167,49 @@ pub async fn process_receipt(store: &Store, receipt: &Receipt) -> Result<Outcome
                     }
                 }
                 None => {
-                    let field = format!("chatwoot.{}", event.raw.get("event").and_then(|e| e.as_str()).unwrap_or("unknown"));
-                    tx.record_channel_event(Some(channel.tenant_id), Some(channel.id), &field, &event.raw).await?;
+                    let field = format!(
+                        "chatwoot.{}",
+                        event
+                            .raw
+                            .get("event")
+                            .and_then(|e| e.as_str())
+                            .unwrap_or("unknown")
+                    );
+                    tx.record_channel_event(
+                        Some(channel.tenant_id),
+                        Some(channel.id),
+                        &field,
+                        &event.raw,
+                    )
+                    .await?;
                     out.events += 1;
                 }
             }
             tx.commit().await?;
             Ok(out)
         }
-        other => Err(ProcessError::Parse(format!("no processor for provider `{other}`"))),
+        other => Err(ProcessError::Parse(format!(
+            "no processor for provider `{other}`"
+        ))),
     }
 }
 
 /// The channel a per-channel webhook URL named (Twilio and Chatwoot always use one).
 async fn per_channel(store: &Store, receipt: &Receipt) -> Result<Channel, ProcessError> {
-    let id = receipt
-        .channel_id
-        .ok_or_else(|| ProcessError::Parse(format!("a {} delivery must arrive on its channel's URL", receipt.provider)))?;
+    let id = receipt.channel_id.ok_or_else(|| {
+        ProcessError::Parse(format!(
+            "a {} delivery must arrive on its channel's URL",
+            receipt.provider
+        ))
+    })?;
     Ok(store.channel_for_webhook(id).await?)
 }
 
-async fn process_meta(store: &Store, receipt: &Receipt, parsed: &MetaWebhook) -> Result<Outcome, ProcessError> {
+async fn process_meta(
+    store: &Store,
+    receipt: &Receipt,
+    parsed: &MetaWebhook,
+) -> Result<Outcome, ProcessError> {
     let mut out = Outcome::default();
     let fixed = match receipt.channel_id {
         Some(id) => Some(store.channel_for_webhook(id).await?),
@@ -211,11 +252,23 @@ async fn process_meta(store: &Store, receipt: &Receipt, parsed: &MetaWebhook) ->
                     }
                 }
                 MetaPayload::Error { raw, .. } => {
-                    tx.record_channel_event(Some(channel.tenant_id), Some(channel.id), "errors", raw).await?;
+                    tx.record_channel_event(
+                        Some(channel.tenant_id),
+                        Some(channel.id),
+                        "errors",
+                        raw,
+                    )
+                    .await?;
                     out.events += 1;
                 }
                 MetaPayload::Field { known, value } => {
-                    tx.record_channel_event(Some(channel.tenant_id), Some(channel.id), &event.routing.field, value).await?;
+                    tx.record_channel_event(
+                        Some(channel.tenant_id),
+                        Some(channel.id),
+                        &event.routing.field,
+                        value,
+                    )
+                    .await?;
                     if let meta::KnownField::AccountUpdate(update) = known
                         && update.disconnects_channel()
                     {
@@ -242,9 +295,11 @@ async fn set_status_in_tx(tx: &mut Tx, channel: &Channel, status: &str) -> Resul
         details: serde_json::json!({ "status": status }),
     })
     .await?;
-    tx.set_channel_status(channel.tenant_id, channel.id, status).await?;
+    tx.set_channel_status(channel.tenant_id, channel.id, status)
+        .await?;
     let data = serde_json::json!({ "channel": { "id": channel.id, "kind": channel.kind, "status": status, "reason": "provider" } });
-    tx.emit_event(channel.tenant_id, types::CHANNEL_UPDATED, data).await?;
+    tx.emit_event(channel.tenant_id, types::CHANNEL_UPDATED, data)
+        .await?;
     Ok(())
 }
 
@@ -276,16 +331,27 @@ fn template_change(known: &meta::KnownField) -> Option<TemplateChange<'_>> {
         },
         _ => return None,
     };
-    (change.status.is_some() || change.category.is_some() || change.quality_score.is_some()).then_some(change)
+    (change.status.is_some() || change.category.is_some() || change.quality_score.is_some())
+        .then_some(change)
 }
 
 /// The channels an event belongs to: by `phone_number_id`, or for WABA-level fields by WABA.
 async fn route(store: &Store, r: &Routing) -> Result<Vec<Channel>, StoreError> {
     if let Some(pnid) = &r.phone_number_id {
-        return Ok(store.channel_by_phone_number_id(pnid).await?.into_iter().filter(|c| c.kind.speaks_meta()).collect());
+        return Ok(store
+            .channel_by_phone_number_id(pnid)
+            .await?
+            .into_iter()
+            .filter(|c| c.kind.speaks_meta())
+            .collect());
     }
     match &r.waba_id {
-        Some(w) => Ok(store.channels_by_waba(w).await?.into_iter().filter(|c| c.kind.speaks_meta()).collect()),
+        Some(w) => Ok(store
+            .channels_by_waba(w)
+            .await?
+            .into_iter()
+            .filter(|c| c.kind.speaks_meta())
+            .collect()),
         None => Ok(Vec::new()),
     }
 }
@@ -293,8 +359,16 @@ async fn route(store: &Store, r: &Routing) -> Result<Vec<Channel>, StoreError> {
 /// Who wrote: by BSUID and number variants; for providers with their own contact ids and no
 /// number (a Chatwoot web widget), by that id within the channel.
 fn identity(channel: &Channel, m: &InboundMessage) -> ContactIdentity {
-    let wa = m.sender.wa_id.as_deref().or(m.sender.phone.as_deref()).and_then(|w| WaId::parse(w).ok());
-    let mut keys: Vec<String> = wa.as_ref().map(|w| w.lookup_keys().iter().map(ToString::to_string).collect()).unwrap_or_default();
+    let wa = m
+        .sender
+        .wa_id
+        .as_deref()
+        .or(m.sender.phone.as_deref())
+        .and_then(|w| WaId::parse(w).ok());
+    let mut keys: Vec<String> = wa
+        .as_ref()
+        .map(|w| w.lookup_keys().iter().map(ToString::to_string).collect())
+        .unwrap_or_default();
     if keys.is_empty()
         && m.sender.user_id.is_none()
         && let Some(external) = &m.sender.provider_contact_id
@@ -317,7 +391,8 @@ fn source_of(m: &InboundMessage) -> Option<serde_json::Value> {
         return Some(serde_json::json!({ "type": "ad_referral", "referral": referral }));
     }
     let text = m.searchable_text();
-    chasqui_core::wame::extract_ref(&text).map(|r| serde_json::json!({ "type": "wame_ref", "ref": r.as_str() }))
+    chasqui_core::wame::extract_ref(&text)
+        .map(|r| serde_json::json!({ "type": "wame_ref", "ref": r.as_str() }))
 }
 
 /// Stores a customer's message; `false` when it was a repeated delivery.
@@ -328,12 +403,23 @@ async fn store_message(
     raw: &serde_json::Value,
     receipt: &Receipt,
 ) -> Result<bool, StoreError> {
-    let at_ms = m.timestamp.map(|s| s * 1000).unwrap_or_else(|| receipt.received_at.timestamp_millis());
+    let at_ms = m
+        .timestamp
+        .map(|s| s * 1000)
+        .unwrap_or_else(|| receipt.received_at.timestamp_millis());
     let who = identity(channel, m);
     let (contact, contact_created) = tx.upsert_contact(channel.tenant_id, &who).await?;
     let source = source_of(m);
-    let (conversation, opened) =
-        tx.touch_conversation(channel.tenant_id, channel.id, contact, at_ms, true, source.as_ref()).await?;
+    let (conversation, opened) = tx
+        .touch_conversation(
+            channel.tenant_id,
+            channel.id,
+            contact,
+            at_ms,
+            true,
+            source.as_ref(),
+        )
+        .await?;
     let text = m.searchable_text();
     let inserted = tx
         .insert_message(&NewMessage {
@@ -382,14 +468,30 @@ async fn store_message(
 }
 
 /// Records a status update; `false` for a repeated one.
-async fn record_status(tx: &mut Tx, channel: &Channel, s: &StatusUpdate, raw: &serde_json::Value) -> Result<bool, StoreError> {
+async fn record_status(
+    tx: &mut Tx,
+    channel: &Channel,
+    s: &StatusUpdate,
+    raw: &serde_json::Value,
+) -> Result<bool, StoreError> {
     let Some(status) = s.status else {
-        tx.record_channel_event(Some(channel.tenant_id), Some(channel.id), "status_unmapped", raw).await?;
+        tx.record_channel_event(
+            Some(channel.tenant_id),
+            Some(channel.id),
+            "status_unmapped",
+            raw,
+        )
+        .await?;
         return Ok(true);
     };
     let error = s.errors.first().map(|e| {
         let code = e.code.map(|c| c.to_string()).unwrap_or_default();
-        let sentence = e.details.clone().or_else(|| e.message.clone()).or_else(|| e.title.clone()).unwrap_or_default();
+        let sentence = e
+            .details
+            .clone()
+            .or_else(|| e.message.clone())
+            .or_else(|| e.title.clone())
+            .unwrap_or_default();
         (code, sentence)
     });
     let outcome = tx
@@ -398,19 +500,28 @@ async fn record_status(tx: &mut Tx, channel: &Channel, s: &StatusUpdate, raw: &s
             channel: channel.id,
             provider_message_id: &s.provider_message_id,
             status,
-            occurred_at_ms: s.timestamp.map(|t| t * 1000).unwrap_or_else(chasqui_store::now_millis),
+            occurred_at_ms: s
+                .timestamp
+                .map(|t| t * 1000)
+                .unwrap_or_else(chasqui_store::now_millis),
             payload: raw,
             error,
         })
         .await?;
-    if let StatusOutcome::Applied { message, status: now, changed: true } = &outcome {
+    if let StatusOutcome::Applied {
+        message,
+        status: now,
+        changed: true,
+    } = &outcome
+    {
         let data = serde_json::json!({
             "message_id": message, "provider_message_id": s.provider_message_id, "status": now,
             "reported": status.as_str(), "channel_id": channel.id,
             "timestamp": s.timestamp.map(|t| chasqui_store::from_millis(t * 1000)),
             "error": s.errors.first(),
         });
-        tx.emit_event(channel.tenant_id, types::MESSAGE_STATUS, data).await?;
+        tx.emit_event(channel.tenant_id, types::MESSAGE_STATUS, data)
+            .await?;
     }
     Ok(outcome != StatusOutcome::Duplicate)
 }

@@ -34,7 +34,8 @@ pub struct TokenQuery {
 }
 
 fn rejected(provider: &'static str, reason: &'static str, message: &str) -> ApiError {
-    metrics::counter!("chasqui_webhook_rejected_total", "provider" => provider, "reason" => reason).increment(1);
+    metrics::counter!("chasqui_webhook_rejected_total", "provider" => provider, "reason" => reason)
+        .increment(1);
     tracing::warn!(provider, reason, "webhook rejected");
     ApiError::new(StatusCode::UNAUTHORIZED, "invalid_signature", message)
 }
@@ -43,11 +44,18 @@ fn unknown_channel(kind: &str) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "unknown_channel",
-        format!("No {kind} channel has this id; check the webhook URL shown by GET /v1/channels/{{id}}."),
+        format!(
+            "No {kind} channel has this id; check the webhook URL shown by GET /v1/channels/{{id}}."
+        ),
     )
 }
 
-async fn load_channel(state: &AppState, id: &str, kinds: &[ChannelKind], label: &str) -> Result<Channel, ApiError> {
+async fn load_channel(
+    state: &AppState,
+    id: &str,
+    kinds: &[ChannelKind],
+    label: &str,
+) -> Result<Channel, ApiError> {
     let id: ChannelId = id.parse().map_err(|_| unknown_channel(label))?;
     match state.store.channel_for_webhook(id).await {
         Ok(c) if kinds.contains(&c.kind) => Ok(c),
@@ -56,7 +64,11 @@ async fn load_channel(state: &AppState, id: &str, kinds: &[ChannelKind], label: 
     }
 }
 
-async fn secret_of(state: &AppState, channel: &Channel, name: &str) -> Result<Option<Secret>, ApiError> {
+async fn secret_of(
+    state: &AppState,
+    channel: &Channel,
+    name: &str,
+) -> Result<Option<Secret>, ApiError> {
     state
         .store
         .channel_secret(&state.keys.current(), channel, name)
@@ -82,8 +94,12 @@ fn challenge(hub: &Hub, expected: Option<&Secret>) -> Response {
         Ok(ch) => ([(header::CONTENT_TYPE, "text/plain")], ch.to_owned()).into_response(),
         Err(_) => {
             metrics::counter!("chasqui_webhook_rejected_total", "provider" => "whatsapp", "reason" => "verify_token").increment(1);
-            ApiError::new(StatusCode::FORBIDDEN, "verification_failed", "hub.verify_token does not match the configured verify token.")
-                .into_response()
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "verification_failed",
+                "hub.verify_token does not match the configured verify token.",
+            )
+            .into_response()
         }
     }
 }
@@ -99,14 +115,29 @@ pub async fn meta_verify_channel(
     Path(id): Path<String>,
     Query(hub): Query<Hub>,
 ) -> Result<Response, ApiError> {
-    let channel = load_channel(&state, &id, &[ChannelKind::WhatsappCloud, ChannelKind::Sandbox], "WhatsApp").await?;
+    let channel = load_channel(
+        &state,
+        &id,
+        &[ChannelKind::WhatsappCloud, ChannelKind::Sandbox],
+        "WhatsApp",
+    )
+    .await?;
     let own = secret_of(&state, &channel, "verify_token").await?;
-    Ok(challenge(&hub, own.as_ref().or(state.config.meta.verify_token.as_ref())))
+    Ok(challenge(
+        &hub,
+        own.as_ref().or(state.config.meta.verify_token.as_ref()),
+    ))
 }
 
 fn kept_headers(headers: &HeaderMap, extra: &[(&str, String)]) -> serde_json::Value {
     let mut map = serde_json::Map::new();
-    for name in ["content-type", "user-agent", "x-hub-signature-256", "x-twilio-signature", "x-request-id"] {
+    for name in [
+        "content-type",
+        "user-agent",
+        "x-hub-signature-256",
+        "x-twilio-signature",
+        "x-request-id",
+    ] {
         if let Some(v) = headers.get(name).and_then(|v| v.to_str().ok()) {
             map.insert(name.to_owned(), v.into());
         }
@@ -135,26 +166,51 @@ async fn accept(
             headers: kept_headers(headers, extra),
         })
         .await?;
-    metrics::counter!("chasqui_webhooks_received_total", "provider" => provider.to_owned()).increment(1);
+    metrics::counter!("chasqui_webhooks_received_total", "provider" => provider.to_owned())
+        .increment(1);
     tracing::debug!(receipt_id = %id, provider, "webhook stored");
     Ok((StatusCode::OK, "ok").into_response())
 }
 
-fn check_meta_signature(secret: Option<&Secret>, headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
+fn check_meta_signature(
+    secret: Option<&Secret>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), ApiError> {
     let Some(secret) = secret else {
-        tracing::error!("a Meta webhook arrived but no app secret is configured (CHASQUI_META_APP_SECRET or the channel's app_secret)");
-        return Err(rejected("whatsapp", "not_configured", "This endpoint has no app secret configured, so no delivery can be verified."));
+        tracing::error!(
+            "a Meta webhook arrived but no app secret is configured (CHASQUI_META_APP_SECRET or the channel's app_secret)"
+        );
+        return Err(rejected(
+            "whatsapp",
+            "not_configured",
+            "This endpoint has no app secret configured, so no delivery can be verified.",
+        ));
     };
-    let header = headers.get("x-hub-signature-256").and_then(|v| v.to_str().ok());
+    let header = headers
+        .get("x-hub-signature-256")
+        .and_then(|v| v.to_str().ok());
     signature::verify_meta(secret.expose().as_bytes(), body, header).map_err(|e| {
-        let reason = if header.is_none() { "missing" } else { "mismatch" };
-        rejected("whatsapp", reason, &format!("X-Hub-Signature-256 check failed: {e}."))
+        let reason = if header.is_none() {
+            "missing"
+        } else {
+            "mismatch"
+        };
+        rejected(
+            "whatsapp",
+            reason,
+            &format!("X-Hub-Signature-256 check failed: {e}."),
+        )
     })
 }
 
 /// `POST /webhooks/whatsapp`: deliveries for every tenant of the platform's Meta app, routed
 /// later by `phone_number_id`.
-pub async fn meta_receive_app(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+pub async fn meta_receive_app(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     check_meta_signature(state.config.meta.app_secret.as_ref(), &headers, &body)?;
     accept(&state, "whatsapp", None, &headers, &[], body).await
 }
@@ -166,10 +222,24 @@ pub async fn meta_receive_channel(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let channel = load_channel(&state, &id, &[ChannelKind::WhatsappCloud, ChannelKind::Sandbox], "WhatsApp").await?;
+    let channel = load_channel(
+        &state,
+        &id,
+        &[ChannelKind::WhatsappCloud, ChannelKind::Sandbox],
+        "WhatsApp",
+    )
+    .await?;
     let own = secret_of(&state, &channel, "app_secret").await?;
-    check_meta_signature(own.as_ref().or(state.config.meta.app_secret.as_ref()), &headers, &body)?;
-    let provider = if channel.kind == ChannelKind::Sandbox { "sandbox" } else { "whatsapp" };
+    check_meta_signature(
+        own.as_ref().or(state.config.meta.app_secret.as_ref()),
+        &headers,
+        &body,
+    )?;
+    let provider = if channel.kind == ChannelKind::Sandbox {
+        "sandbox"
+    } else {
+        "whatsapp"
+    };
     accept(&state, provider, Some(&channel), &headers, &[], body).await
 }
 
@@ -186,14 +256,24 @@ pub async fn dialog360_receive(
     let channel = load_channel(&state, &id, &[ChannelKind::Dialog360], "360dialog").await?;
     let secret = secret_of(&state, &channel, "webhook_secret")
         .await?
-        .ok_or_else(|| rejected("360dialog", "not_configured", "This channel has no webhook_secret; set one with PATCH /v1/channels/{id}."))?;
+        .ok_or_else(|| {
+            rejected(
+                "360dialog",
+                "not_configured",
+                "This channel has no webhook_secret; set one with PATCH /v1/channels/{id}.",
+            )
+        })?;
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim().to_owned())
         .or(q.token);
     if signature::verify_shared_secret(secret.expose(), presented.as_deref()).is_err() {
-        return Err(rejected("360dialog", "mismatch", "The webhook secret is missing or wrong."));
+        return Err(rejected(
+            "360dialog",
+            "mismatch",
+            "The webhook secret is missing or wrong.",
+        ));
     }
     accept(&state, "360dialog", Some(&channel), &headers, &[], body).await
 }
@@ -204,7 +284,10 @@ fn public_request_url(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Strin
     if let Some(base) = &state.config.server.public_url {
         return format!("{}{}", base.as_str().trim_end_matches('/'), path_and_query);
     }
-    let proto = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).unwrap_or("http");
+    let proto = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("http");
     let host = headers
         .get("x-forwarded-host")
         .or_else(|| headers.get(header::HOST))
@@ -225,10 +308,18 @@ pub async fn twilio_receive(
     let channel = load_channel(&state, &id, &[ChannelKind::Twilio], "Twilio").await?;
     let token = secret_of(&state, &channel, "auth_token")
         .await?
-        .ok_or_else(|| rejected("twilio", "not_configured", "This channel has no auth_token."))?;
+        .ok_or_else(|| {
+            rejected(
+                "twilio",
+                "not_configured",
+                "This channel has no auth_token.",
+            )
+        })?;
     let url = public_request_url(&state, &headers, &uri);
     let params: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
-    let header = headers.get("x-twilio-signature").and_then(|v| v.to_str().ok());
+    let header = headers
+        .get("x-twilio-signature")
+        .and_then(|v| v.to_str().ok());
     signature::verify_twilio(token.expose(), &url, &params, header).map_err(|e| {
         rejected(
             "twilio",
@@ -236,7 +327,15 @@ pub async fn twilio_receive(
             &format!("X-Twilio-Signature check failed for {url}: {e}. Behind a proxy, set CHASQUI_PUBLIC_URL to the URL Twilio calls."),
         )
     })?;
-    accept(&state, "twilio", Some(&channel), &headers, &[("signed_url", url)], body).await
+    accept(
+        &state,
+        "twilio",
+        Some(&channel),
+        &headers,
+        &[("signed_url", url)],
+        body,
+    )
+    .await
 }
 
 /// `POST /webhooks/chatwoot/{channel_id}`: Chatwoot events, authenticated by the channel's
@@ -251,7 +350,13 @@ pub async fn chatwoot_receive(
     let channel = load_channel(&state, &id, &[ChannelKind::Chatwoot], "Chatwoot").await?;
     let secret = secret_of(&state, &channel, "webhook_secret")
         .await?
-        .ok_or_else(|| rejected("chatwoot", "not_configured", "This channel has no webhook_secret; set one with PATCH /v1/channels/{id}."))?;
+        .ok_or_else(|| {
+            rejected(
+                "chatwoot",
+                "not_configured",
+                "This channel has no webhook_secret; set one with PATCH /v1/channels/{id}.",
+            )
+        })?;
     let presented = q.token.or_else(|| {
         headers
             .get(header::AUTHORIZATION)
@@ -260,8 +365,20 @@ pub async fn chatwoot_receive(
     });
     match presented {
         Some(p) if signature::verify_shared_secret(secret.expose(), Some(&p)).is_ok() => {}
-        Some(_) => return Err(rejected("chatwoot", "mismatch", "The webhook token is wrong.")),
-        None => return Err(rejected("chatwoot", "missing", "Add ?token=<webhook_secret> to the webhook URL configured in Chatwoot.")),
+        Some(_) => {
+            return Err(rejected(
+                "chatwoot",
+                "mismatch",
+                "The webhook token is wrong.",
+            ));
+        }
+        None => {
+            return Err(rejected(
+                "chatwoot",
+                "missing",
+                "Add ?token=<webhook_secret> to the webhook URL configured in Chatwoot.",
+            ));
+        }
     }
     accept(&state, "chatwoot", Some(&channel), &headers, &[], body).await
 }

@@ -9,8 +9,8 @@ use chasqui_core::channel::ChannelKind;
 use chasqui_core::ids::{ChannelId, MessageId};
 use chasqui_core::phone::{PhoneE164, RegionCode};
 use chasqui_core::send::{
-    ContactRecipient, LocalTarget, MediaInfo, RecipientInput, SendRequest, SendValidationError, ValidatedRecipient,
-    ValidationContext, validate,
+    ContactRecipient, LocalTarget, MediaInfo, RecipientInput, SendRequest, SendValidationError,
+    ValidatedRecipient, ValidationContext, validate,
 };
 use chasqui_core::template::Template;
 use chasqui_store::channels::{Channel, status as channel_status};
@@ -40,18 +40,34 @@ fn can_send(kind: ChannelKind) -> bool {
 }
 
 /// The channel to send from: the one named, or the tenant's only sending channel.
-async fn pick_channel(state: &AppState, auth: &TenantAuth, named: Option<ChannelId>) -> Result<Channel, ApiError> {
+async fn pick_channel(
+    state: &AppState,
+    auth: &TenantAuth,
+    named: Option<ChannelId>,
+) -> Result<Channel, ApiError> {
     if let Some(id) = named {
         let c = state.store.channel(auth.tenant_id, id).await.map_err(|_| {
-            ApiError::invalid("channel_not_found", "channel_id", "No channel with this id belongs to this API key's tenant.")
+            ApiError::invalid(
+                "channel_not_found",
+                "channel_id",
+                "No channel with this id belongs to this API key's tenant.",
+            )
         })?;
         if !can_send(c.kind) {
-            return Err(ApiError::invalid("channel_cannot_send", "channel_id", format!("A `{}` channel only receives messages.", c.kind)));
+            return Err(ApiError::invalid(
+                "channel_cannot_send",
+                "channel_id",
+                format!("A `{}` channel only receives messages.", c.kind),
+            ));
         }
         return Ok(c);
     }
     let page = state.store.list_channels(auth.tenant_id, 200, None).await?;
-    let mut senders: Vec<Channel> = page.items.into_iter().filter(|c| can_send(c.kind)).collect();
+    let mut senders: Vec<Channel> = page
+        .items
+        .into_iter()
+        .filter(|c| can_send(c.kind))
+        .collect();
     match senders.len() {
         1 => Ok(senders.remove(0)),
         0 => Err(ApiError::invalid(
@@ -69,7 +85,9 @@ async fn pick_channel(state: &AppState, auth: &TenantAuth, named: Option<Channel
 
 fn wame_link(recipient: &ValidatedRecipient) -> Option<String> {
     match recipient {
-        ValidatedRecipient::Phone { wa_id, .. } => Some(format!("https://wa.me/{}", wa_id.as_str())),
+        ValidatedRecipient::Phone { wa_id, .. } => {
+            Some(format!("https://wa.me/{}", wa_id.as_str()))
+        }
         ValidatedRecipient::Bsuid { .. } => None,
     }
 }
@@ -92,7 +110,9 @@ pub async fn send(
                 return Err(ApiError::new(
                     StatusCode::BAD_REQUEST,
                     "invalid_idempotency_key",
-                    format!("Idempotency-Key must be 1-{MAX_KEY_LEN} printable ASCII characters, e.g. a UUID."),
+                    format!(
+                        "Idempotency-Key must be 1-{MAX_KEY_LEN} printable ASCII characters, e.g. a UUID."
+                    ),
                 ));
             }
             Some(k)
@@ -103,15 +123,26 @@ pub async fn send(
     let channel = pick_channel(&state, &auth, req.channel_id).await?;
 
     let tenant = state.store.tenant(auth.tenant_id).await?;
-    let region: Option<RegionCode> =
-        tenant.whatsapp_number.as_deref().and_then(|n| PhoneE164::parse(n, None).ok()).and_then(|p| p.region());
+    let region: Option<RegionCode> = tenant
+        .whatsapp_number
+        .as_deref()
+        .and_then(|n| PhoneE164::parse(n, None).ok())
+        .and_then(|p| p.region());
 
     // Who it goes to, and what we know about them: their WhatsApp id and the 24-hour window.
     let (user_id, keys, named_contact) = match &req.recipient {
         RecipientInput::Contact(id) => {
-            let c = state.store.contact(auth.tenant_id, *id).await.map_err(|_| {
-                ApiError::invalid("contact_not_found", "contact_id", "No contact with this id belongs to this API key's tenant.")
-            })?;
+            let c = state
+                .store
+                .contact(auth.tenant_id, *id)
+                .await
+                .map_err(|_| {
+                    ApiError::invalid(
+                        "contact_not_found",
+                        "contact_id",
+                        "No contact with this id belongs to this API key's tenant.",
+                    )
+                })?;
             (c.user_id.clone(), Vec::new(), Some(c))
         }
         RecipientInput::Bsuid(b) => (Some(b.clone()), Vec::new(), None),
@@ -127,15 +158,30 @@ pub async fn send(
     };
     let contact = match named_contact {
         Some(c) => Some(c),
-        None => state.store.find_contact(auth.tenant_id, user_id.as_deref(), &keys).await?,
+        None => {
+            state
+                .store
+                .find_contact(auth.tenant_id, user_id.as_deref(), &keys)
+                .await?
+        }
     };
     let last_inbound_at = match &contact {
-        Some(c) => state.store.open_conversation(auth.tenant_id, channel.id, c.id).await?.and_then(|cv| cv.last_inbound_at),
+        Some(c) => state
+            .store
+            .open_conversation(auth.tenant_id, channel.id, c.id)
+            .await?
+            .and_then(|cv| cv.last_inbound_at),
         None => None,
     };
-    let last_wa = contact.as_ref().and_then(|c| c.wa_id.as_deref()).and_then(|w| chasqui_core::phone::WaId::parse(w).ok());
+    let last_wa = contact
+        .as_ref()
+        .and_then(|c| c.wa_id.as_deref())
+        .and_then(|w| chasqui_core::phone::WaId::parse(w).ok());
     let contact_recipient = contact.as_ref().map(|c| ContactRecipient {
-        phone: c.wa_id.as_deref().and_then(|w| PhoneE164::parse(&format!("+{w}"), None).ok()),
+        phone: c
+            .wa_id
+            .as_deref()
+            .and_then(|w| PhoneE164::parse(&format!("+{w}"), None).ok()),
         wa_id: last_wa.clone(),
         bsuid: c.user_id.clone(),
     });
@@ -166,10 +212,16 @@ pub async fn send(
     drop(templates);
 
     // Flags and channel state, after validation so the fallback link names the right number.
-    let disabled = if !state.config.whatsapp.bsp_enabled || !state.config.whatsapp.notifications_enabled {
-        Some("sending through a provider is switched off on this server (WHATSAPP_BSP_ENABLED / WHATSAPP_NOTIFICATIONS_ENABLED)")
+    let disabled = if !state.config.whatsapp.bsp_enabled
+        || !state.config.whatsapp.notifications_enabled
+    {
+        Some(
+            "sending through a provider is switched off on this server (WHATSAPP_BSP_ENABLED / WHATSAPP_NOTIFICATIONS_ENABLED)",
+        )
     } else if channel.status == channel_status::DISCONNECTED {
-        Some("the channel is disconnected; reconnect it with PATCH /v1/channels/{id} {\"status\": \"active\"}")
+        Some(
+            "the channel is disconnected; reconnect it with PATCH /v1/channels/{id} {\"status\": \"active\"}",
+        )
     } else {
         None
     };
@@ -178,19 +230,35 @@ pub async fn send(
         if let Some(link) = wame_link(&validated.recipient) {
             extra["fallback"] = json!({ "wame_url": link });
         }
-        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "channel_disabled", format!("Nothing was queued: {reason}."))
-            .with_extra(extra));
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "channel_disabled",
+            format!("Nothing was queued: {reason}."),
+        )
+        .with_extra(extra));
     }
 
     let mut request = validated.body.clone();
     for r in &validated.local_refs {
         let replacement = match &r.target {
             LocalTarget::Message(id) => {
-                let m = state.store.message(auth.tenant_id, *id).await.map_err(|_| {
-                    ApiError::invalid("message_not_found", "context.message_id", "No message with this id belongs to this tenant.")
-                })?;
+                let m = state
+                    .store
+                    .message(auth.tenant_id, *id)
+                    .await
+                    .map_err(|_| {
+                        ApiError::invalid(
+                            "message_not_found",
+                            "context.message_id",
+                            "No message with this id belongs to this tenant.",
+                        )
+                    })?;
                 m.provider_message_id.ok_or_else(|| {
-                    ApiError::invalid("message_not_sent", "context.message_id", "That message has no provider id yet; wait until it is sent.")
+                    ApiError::invalid(
+                        "message_not_sent",
+                        "context.message_id",
+                        "That message has no provider id yet; wait until it is sent.",
+                    )
                 })?
             }
             LocalTarget::Media(_) => {
@@ -211,7 +279,11 @@ pub async fn send(
         (Some(c), _) => Some(c.id),
         (None, ValidatedRecipient::Phone { wa_id, .. }) => {
             let mut tx = state.store.begin().await?;
-            let keys: Vec<String> = wa_id.lookup_keys().iter().map(ToString::to_string).collect();
+            let keys: Vec<String> = wa_id
+                .lookup_keys()
+                .iter()
+                .map(ToString::to_string)
+                .collect();
             let who = ContactIdentity {
                 wa_id: Some(wa_id.as_str().to_owned()),
                 contact_key: keys.first().cloned(),
@@ -224,14 +296,21 @@ pub async fn send(
         }
         (None, ValidatedRecipient::Bsuid { bsuid }) => {
             let mut tx = state.store.begin().await?;
-            let who = ContactIdentity { user_id: Some(bsuid.clone()), ..ContactIdentity::default() };
+            let who = ContactIdentity {
+                user_id: Some(bsuid.clone()),
+                ..ContactIdentity::default()
+            };
             let (id, _) = tx.upsert_contact(auth.tenant_id, &who).await?;
             tx.commit().await?;
             Some(id)
         }
     };
     let conversation = match contact_id {
-        Some(c) => state.store.open_conversation(auth.tenant_id, channel.id, c).await?.map(|cv| cv.id),
+        Some(c) => state
+            .store
+            .open_conversation(auth.tenant_id, channel.id, c)
+            .await?
+            .map(|cv| cv.id),
         None => None,
     };
     let to = match &validated.recipient {
@@ -252,7 +331,10 @@ pub async fn send(
         max_attempts: retries + 1,
     };
     let hash = request_hash(&body);
-    let idem = key.as_deref().map(|k| IdempotencyKey { key: k, request_hash: &hash });
+    let idem = key.as_deref().map(|k| IdempotencyKey {
+        key: k,
+        request_hash: &hash,
+    });
     let warnings = validated.warnings.clone();
     let respond = |id: MessageId| {
         let mut r = json!({ "id": id, "status": "queued", "to": to, "channel_id": channel.id });
@@ -266,9 +348,10 @@ pub async fn send(
             metrics::counter!("chasqui_messages_queued_total").increment(1);
             Ok((StatusCode::ACCEPTED, Json(response)))
         }
-        Queued::Replayed { status, response } => {
-            Ok((StatusCode::from_u16(status).unwrap_or(StatusCode::ACCEPTED), Json(response)))
-        }
+        Queued::Replayed { status, response } => Ok((
+            StatusCode::from_u16(status).unwrap_or(StatusCode::ACCEPTED),
+            Json(response),
+        )),
         Queued::KeyReused => Err(ApiError::new(
             StatusCode::CONFLICT,
             "idempotency_key_reused",
@@ -295,11 +378,18 @@ async fn media_infos(
     collect(body, &mut ids);
     let mut out = HashMap::new();
     for s in ids {
-        let Ok(id) = s.parse::<chasqui_core::ids::MediaId>() else { continue };
+        let Ok(id) = s.parse::<chasqui_core::ids::MediaId>() else {
+            continue;
+        };
         if let Ok(m) = state.store.media(auth.tenant_id, id).await {
             out.insert(
                 id,
-                MediaInfo { mime_type: m.mime_type.clone().unwrap_or_default(), size_bytes: m.size_bytes.unwrap_or(0) as u64, animated: None, filename: m.filename.clone() },
+                MediaInfo {
+                    mime_type: m.mime_type.clone().unwrap_or_default(),
+                    size_bytes: m.size_bytes.unwrap_or(0) as u64,
+                    animated: None,
+                    filename: m.filename.clone(),
+                },
             );
         }
     }

@@ -16,19 +16,31 @@ use crate::http::auth::TenantAuth;
 use crate::http::error::ApiError;
 use crate::http::extract::Json;
 
-async fn sender_for(state: &AppState, channel: &Channel) -> Result<std::sync::Arc<dyn Sender>, ApiError> {
+async fn sender_for(
+    state: &AppState,
+    channel: &Channel,
+) -> Result<std::sync::Arc<dyn Sender>, ApiError> {
     let keys = state.keys.current();
     let mut secrets = Vec::new();
     for name in ["access_token", "api_key", "auth_token"] {
         if channel.secrets_set.iter().any(|s| s == name)
-            && let Some(v) = state.store.channel_secret(&keys, channel, name).await.map_err(|e| ApiError::internal(&e))?
+            && let Some(v) = state
+                .store
+                .channel_secret(&keys, channel, name)
+                .await
+                .map_err(|e| ApiError::internal(&e))?
         {
             secrets.push((name, v));
         }
     }
     state
         .outbound
-        .sender(&state.config, channel, |n| secrets.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone()))
+        .sender(&state.config, channel, |n| {
+            secrets
+                .iter()
+                .find(|(k, _)| *k == n)
+                .map(|(_, v)| v.clone())
+        })
         .map_err(|reason| ApiError::invalid("channel_cannot_send", "channel_id", reason))
 }
 
@@ -59,19 +71,33 @@ pub async fn mark_read(
         false
     } else {
         serde_json::from_slice::<ReadBody>(&body)
-            .map_err(|e| ApiError::invalid("invalid_body", "typing", format!("The body must be {{\"typing\": true|false}}: {e}.")))?
+            .map_err(|e| {
+                ApiError::invalid(
+                    "invalid_body",
+                    "typing",
+                    format!("The body must be {{\"typing\": true|false}}: {e}."),
+                )
+            })?
             .typing
     };
     let id: MessageId = id.parse().map_err(|_| ApiError::not_found("message"))?;
     let m = state.store.message(auth.tenant_id, id).await?;
     if m.direction != "in" {
-        return Err(ApiError::invalid("not_inbound", "id", "Only messages from a customer can be marked read."));
+        return Err(ApiError::invalid(
+            "not_inbound",
+            "id",
+            "Only messages from a customer can be marked read.",
+        ));
     }
-    let wamid = m.provider_message_id.clone().ok_or_else(|| ApiError::invalid("no_provider_id", "id", "This message has no provider id."))?;
+    let wamid = m.provider_message_id.clone().ok_or_else(|| {
+        ApiError::invalid("no_provider_id", "id", "This message has no provider id.")
+    })?;
     let channel = state.store.channel(auth.tenant_id, m.channel_id).await?;
     let sender = sender_for(&state, &channel).await?;
     match sender.mark_read(&wamid, typing).await {
-        Ok(MarkReadOutcome::Marked) => Ok(Json(json!({ "id": id, "read": true, "typing": typing }))),
+        Ok(MarkReadOutcome::Marked) => {
+            Ok(Json(json!({ "id": id, "read": true, "typing": typing })))
+        }
         Ok(MarkReadOutcome::Unsupported) => Err(ApiError::invalid(
             "not_supported_by_channel",
             "id",
@@ -83,14 +109,26 @@ pub async fn mark_read(
 
 /// `GET /v1/channels/{id}/health`: is the token valid, is the provider reachable, the circuit
 /// breaker's state and the rate budget.
-pub async fn health(State(state): State<AppState>, auth: TenantAuth, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn health(
+    State(state): State<AppState>,
+    auth: TenantAuth,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let id: ChannelId = id.parse().map_err(|_| ApiError::not_found("channel"))?;
     let channel = state.store.channel(auth.tenant_id, id).await?;
     let key = channel.id.to_string();
     let breaker = state.outbound.breakers.snapshot(&key);
     let rate = crate::outbound::runtime::OutboundRuntime::rate_of(&channel);
-    let number = channel.phone_number_id.clone().or(channel.display_phone_number.clone()).unwrap_or(key);
-    let wait = state.outbound.throughput.next_allowed_at(&number).saturating_duration_since(Instant::now());
+    let number = channel
+        .phone_number_id
+        .clone()
+        .or(channel.display_phone_number.clone())
+        .unwrap_or(key);
+    let wait = state
+        .outbound
+        .throughput
+        .next_allowed_at(&number)
+        .saturating_duration_since(Instant::now());
     let provider = match sender_for(&state, &channel).await {
         Ok(sender) => serde_json::to_value(sender.health().await).unwrap_or(Value::Null),
         Err(_) => Value::Null,

@@ -4,9 +4,9 @@
 use std::fmt;
 use std::sync::Arc;
 
+use chasqui_channels::resilience::SystemClock;
 use chasqui_channels::resilience::breaker::{BreakerConfig, Breakers};
 use chasqui_channels::resilience::rate::{PairLimiter, PairLimits, Rate, ThroughputLimiter};
-use chasqui_channels::resilience::SystemClock;
 use chasqui_channels::send::{Sender, SenderConfig, SenderKind, build_sender_with_client};
 use chasqui_core::channel::ChannelKind;
 use chasqui_core::secrets::Secret;
@@ -50,7 +50,12 @@ impl OutboundRuntime {
 
     /// The channel's throughput (`settings.throughput_per_second`, 80 by default, at most 1,000).
     pub fn rate_of(channel: &Channel) -> Rate {
-        let n = channel.settings.get("throughput_per_second").and_then(|v| v.as_u64()).unwrap_or(80).clamp(1, 1000);
+        let n = channel
+            .settings
+            .get("throughput_per_second")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(80)
+            .clamp(1, 1000);
         Rate::per_second(u32::try_from(n).unwrap_or(80)).unwrap_or_default()
     }
 
@@ -61,28 +66,57 @@ impl OutboundRuntime {
         channel: &Channel,
         secret: impl Fn(&str) -> Option<Secret>,
     ) -> Result<Arc<dyn Sender>, String> {
-        let missing = |name: &str| format!("the channel has no `{name}`; set it with PATCH /v1/channels/{}", channel.id);
+        let missing = |name: &str| {
+            format!(
+                "the channel has no `{name}`; set it with PATCH /v1/channels/{}",
+                channel.id
+            )
+        };
         let settings = &channel.settings;
         let setting = |k: &str| settings.get(k).and_then(|v| v.as_str()).map(str::to_owned);
         let mut cfg = match (channel.kind, SenderKind::for_channel_kind(channel.kind)) {
             (ChannelKind::Twilio, _) => {
                 let sid = setting("account_sid").ok_or_else(|| missing("settings.account_sid"))?;
-                let from = channel.display_phone_number.clone().ok_or_else(|| missing("display_phone_number"))?;
-                let mut c = SenderConfig::twilio(sid, secret("auth_token").ok_or_else(|| missing("auth_token"))?, from);
+                let from = channel
+                    .display_phone_number
+                    .clone()
+                    .ok_or_else(|| missing("display_phone_number"))?;
+                let mut c = SenderConfig::twilio(
+                    sid,
+                    secret("auth_token").ok_or_else(|| missing("auth_token"))?,
+                    from,
+                );
                 if let Some(base) = &config.server.public_url {
-                    c = c.with_status_callback_url(format!("{}/webhooks/twilio/{}", base.as_str().trim_end_matches('/'), channel.id));
+                    c = c.with_status_callback_url(format!(
+                        "{}/webhooks/twilio/{}",
+                        base.as_str().trim_end_matches('/'),
+                        channel.id
+                    ));
                 }
                 c
             }
             (ChannelKind::Zaptra, _) => {
                 let base = setting("base_url").ok_or_else(|| missing("settings.base_url"))?;
-                SenderConfig::zaptra(base, secret("access_token").ok_or_else(|| missing("access_token"))?)
+                SenderConfig::zaptra(
+                    base,
+                    secret("access_token").ok_or_else(|| missing("access_token"))?,
+                )
             }
-            (ChannelKind::Dialog360, _) => SenderConfig::dialog360(secret("api_key").ok_or_else(|| missing("api_key"))?),
+            (ChannelKind::Dialog360, _) => {
+                SenderConfig::dialog360(secret("api_key").ok_or_else(|| missing("api_key"))?)
+            }
             (_, Some(SenderKind::CloudApi)) => {
-                let pnid = channel.phone_number_id.clone().ok_or_else(|| missing("phone_number_id"))?;
-                SenderConfig::cloud_api(pnid, secret("access_token").ok_or_else(|| missing("access_token"))?)
-                    .with_graph_version(setting("graph_version").unwrap_or_else(|| config.meta.graph_version.clone()))
+                let pnid = channel
+                    .phone_number_id
+                    .clone()
+                    .ok_or_else(|| missing("phone_number_id"))?;
+                SenderConfig::cloud_api(
+                    pnid,
+                    secret("access_token").ok_or_else(|| missing("access_token"))?,
+                )
+                .with_graph_version(
+                    setting("graph_version").unwrap_or_else(|| config.meta.graph_version.clone()),
+                )
             }
             _ => return Err(format!("a `{}` channel cannot send messages", channel.kind)),
         };

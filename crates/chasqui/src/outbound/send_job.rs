@@ -24,12 +24,17 @@ fn store_err(e: StoreError) -> JobError {
 }
 
 fn defer(reason: impl Into<String>, after: Duration) -> JobError {
-    JobError::Defer { reason: reason.into(), after: after.max(Duration::from_millis(10)) }
+    JobError::Defer {
+        reason: reason.into(),
+        after: after.max(Duration::from_millis(10)),
+    }
 }
 
 /// Runs one send.
 pub async fn handle(state: AppState, job: Job) -> Result<(), JobError> {
-    let tenant = job.tenant.ok_or_else(|| JobError::Permanent("send job without tenant".into()))?;
+    let tenant = job
+        .tenant
+        .ok_or_else(|| JobError::Permanent("send job without tenant".into()))?;
     let id: MessageId = job
         .payload
         .get("message_id")
@@ -38,7 +43,9 @@ pub async fn handle(state: AppState, job: Job) -> Result<(), JobError> {
         .ok_or_else(|| JobError::Permanent("send job without a valid message_id".into()))?;
     let message = match state.store.message(tenant, id).await {
         Ok(m) => m,
-        Err(StoreError::NotFound(_)) => return Err(JobError::Permanent(format!("message {id} does not exist"))),
+        Err(StoreError::NotFound(_)) => {
+            return Err(JobError::Permanent(format!("message {id} does not exist")));
+        }
         Err(e) => return Err(store_err(e)),
     };
     if message.provider_message_id.is_some() || message.status != "queued" {
@@ -50,7 +57,13 @@ pub async fn handle(state: AppState, job: Job) -> Result<(), JobError> {
         Err(StoreError::NotFound(_)) => {
             state
                 .store
-                .mark_attempt_failed(tenant, id, "channel_deleted", "The channel of this message was deleted before it was sent.", true)
+                .mark_attempt_failed(
+                    tenant,
+                    id,
+                    "channel_deleted",
+                    "The channel of this message was deleted before it was sent.",
+                    true,
+                )
                 .await
                 .map_err(store_err)?;
             return Ok(());
@@ -65,12 +78,22 @@ pub async fn handle(state: AppState, job: Job) -> Result<(), JobError> {
         let wait = open.until.saturating_duration_since(Instant::now());
         return Err(defer("circuit breaker open", wait));
     }
-    let number = channel.phone_number_id.clone().or(channel.display_phone_number.clone()).unwrap_or_else(|| key.clone());
+    let number = channel
+        .phone_number_id
+        .clone()
+        .or(channel.display_phone_number.clone())
+        .unwrap_or_else(|| key.clone());
     let recipient = message.to_address.clone().unwrap_or_default();
     if let Err(at) = state.outbound.pairs.try_acquire(&number, &recipient) {
-        return Err(defer("pair rate limit", at.saturating_duration_since(Instant::now())));
+        return Err(defer(
+            "pair rate limit",
+            at.saturating_duration_since(Instant::now()),
+        ));
     }
-    let wait = state.outbound.throughput.acquire(&number, crate::outbound::runtime::OutboundRuntime::rate_of(&channel));
+    let wait = state.outbound.throughput.acquire(
+        &number,
+        crate::outbound::runtime::OutboundRuntime::rate_of(&channel),
+    );
     if wait > MAX_INLINE_WAIT {
         return Err(defer("throughput limit", wait));
     }
@@ -80,18 +103,28 @@ pub async fn handle(state: AppState, job: Job) -> Result<(), JobError> {
     let mut secrets = Vec::new();
     for name in ["access_token", "api_key", "auth_token"] {
         if channel.secrets_set.iter().any(|s| s == name)
-            && let Some(v) = state.store.channel_secret(&keys, &channel, name).await.map_err(|e| JobError::retry(e.to_string()))?
+            && let Some(v) = state
+                .store
+                .channel_secret(&keys, &channel, name)
+                .await
+                .map_err(|e| JobError::retry(e.to_string()))?
         {
             secrets.push((name, v));
         }
     }
-    let sender = match state
-        .outbound
-        .sender(&state.config, &channel, |n| secrets.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone()))
-    {
+    let sender = match state.outbound.sender(&state.config, &channel, |n| {
+        secrets
+            .iter()
+            .find(|(k, _)| *k == n)
+            .map(|(_, v)| v.clone())
+    }) {
         Ok(s) => s,
         Err(reason) => {
-            state.store.mark_attempt_failed(tenant, id, "channel_misconfigured", &reason, true).await.map_err(store_err)?;
+            state
+                .store
+                .mark_attempt_failed(tenant, id, "channel_misconfigured", &reason, true)
+                .await
+                .map_err(store_err)?;
             return Ok(());
         }
     };
@@ -99,7 +132,11 @@ pub async fn handle(state: AppState, job: Job) -> Result<(), JobError> {
     let outgoing = match OutboundMessage::new(id.to_string(), request) {
         Ok(m) => m,
         Err(e) => {
-            state.store.mark_attempt_failed(tenant, id, "invalid_request", &e.to_string(), true).await.map_err(store_err)?;
+            state
+                .store
+                .mark_attempt_failed(tenant, id, "invalid_request", &e.to_string(), true)
+                .await
+                .map_err(store_err)?;
             return Ok(());
         }
     };
@@ -108,7 +145,11 @@ pub async fn handle(state: AppState, job: Job) -> Result<(), JobError> {
     match outcome {
         Ok(receipt) => {
             metrics::counter!("chasqui_messages_sent_total", "channel_kind" => channel.kind.as_str()).increment(1);
-            state.store.mark_sent(tenant, id, channel.id, &receipt.provider_message_id).await.map_err(store_err)?;
+            state
+                .store
+                .mark_sent(tenant, id, channel.id, &receipt.provider_message_id)
+                .await
+                .map_err(store_err)?;
             if let (Some(wa_id), Some(contact)) = (receipt.wa_id.as_deref(), message.contact_id)
                 && let Ok(w) = WaId::parse(wa_id)
             {
@@ -132,23 +173,48 @@ async fn failed(
     e: SendError,
 ) -> Result<(), JobError> {
     let tenant = channel.tenant_id;
-    let code = e.code.map(|c| c.to_string()).or(e.http_status.map(|s| format!("http_{s}"))).unwrap_or_else(|| "network".into());
+    let code = e
+        .code
+        .map(|c| c.to_string())
+        .or(e.http_status.map(|s| format!("http_{s}")))
+        .unwrap_or_else(|| "network".into());
     metrics::counter!("chasqui_send_failures_total", "channel_kind" => channel.kind.as_str(), "class" => format!("{:?}", e.class))
         .increment(1);
     tracing::warn!(message_id = %id, channel_id = %channel.id, code = %code, class = ?e.class, error = %e.message, "send failed");
     match e.class {
         ErrorClass::AuthExpired => {
             // The token is expired or revoked: hold every message of the channel until it is fixed.
-            let _ = state.store.set_channel_status(tenant, channel.id, channel_status::NEEDS_REAUTH, "provider").await;
-            state.store.mark_attempt_failed(tenant, id, &code, &e.message, false).await.map_err(store_err)?;
-            Err(defer(format!("channel needs re-authorization: {}", e.message), HOLD))
+            let _ = state
+                .store
+                .set_channel_status(tenant, channel.id, channel_status::NEEDS_REAUTH, "provider")
+                .await;
+            state
+                .store
+                .mark_attempt_failed(tenant, id, &code, &e.message, false)
+                .await
+                .map_err(store_err)?;
+            Err(defer(
+                format!("channel needs re-authorization: {}", e.message),
+                HOLD,
+            ))
         }
         ErrorClass::Retryable | ErrorClass::RateLimited if job.attempt < job.max_attempts => {
-            state.store.mark_attempt_failed(tenant, id, &code, &e.message, false).await.map_err(store_err)?;
-            Err(JobError::Retry { message: e.message.clone(), after: e.retry_after })
+            state
+                .store
+                .mark_attempt_failed(tenant, id, &code, &e.message, false)
+                .await
+                .map_err(store_err)?;
+            Err(JobError::Retry {
+                message: e.message.clone(),
+                after: e.retry_after,
+            })
         }
         _ => {
-            state.store.mark_attempt_failed(tenant, id, &code, &e.message, true).await.map_err(store_err)?;
+            state
+                .store
+                .mark_attempt_failed(tenant, id, &code, &e.message, true)
+                .await
+                .map_err(store_err)?;
             Ok(())
         }
     }

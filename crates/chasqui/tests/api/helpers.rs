@@ -106,14 +106,23 @@ impl TestApp {
 
     /// Whether any text column of any table contains `needle` (to prove secrets are not stored in clear).
     pub async fn db_contains(&self, needle: &str) -> bool {
-        let tables = ["tenants", "api_keys", "credentials", "channels", "audit_log", "jobs"];
+        let tables = [
+            "tenants",
+            "api_keys",
+            "credentials",
+            "channels",
+            "audit_log",
+            "jobs",
+        ];
         if self.db_url.starts_with("sqlite:") {
             let pool = sqlx::SqlitePool::connect(&self.db_url).await.unwrap();
             for t in tables {
-                let cols: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT name FROM pragma_table_info('{t}')")))
-                    .fetch_all(&pool)
-                    .await
-                    .unwrap();
+                let cols: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT name FROM pragma_table_info('{t}')"
+                )))
+                .fetch_all(&pool)
+                .await
+                .unwrap();
                 for (c,) in cols {
                     let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
                         "SELECT COUNT(*) FROM {t} WHERE CAST({c} AS TEXT) LIKE '%' || $1 || '%'"

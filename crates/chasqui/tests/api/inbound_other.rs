@@ -11,7 +11,14 @@ use crate::helpers::{Db, TestApp, json, spawn_app_on};
 
 async fn drained(app: &TestApp) {
     for _ in 0..400 {
-        if app.store.list_receipts("pending", 1, None).await.unwrap().items.is_empty() {
+        if app
+            .store
+            .list_receipts("pending", 1, None)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
@@ -45,7 +52,9 @@ fn form(params: &[(&str, &str)]) -> String {
 fn url_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -54,15 +63,24 @@ fn url_encode(s: &str) -> String {
 #[tokio::test]
 async fn twilio_messages_and_status_callbacks_are_verified_and_stored() {
     let public = "https://gateway.example.com";
-    let Some(app) = spawn_app_on(Db::Sqlite, &[("CHASQUI_PUBLIC_URL", public), ("CHASQUI_WORKERS_POLL_INTERVAL_MS", "50")]).await
+    let Some(app) = spawn_app_on(
+        Db::Sqlite,
+        &[
+            ("CHASQUI_PUBLIC_URL", public),
+            ("CHASQUI_WORKERS_POLL_INTERVAL_MS", "50"),
+        ],
+    )
+    .await
     else {
         return;
     };
     let token = "twilio-auth-token";
     let ch = json(
         app.authed(Method::POST, "/v1/channels")
-            .json(&j!({"kind": "twilio", "display_phone_number": "+14155238886", "auth_token": token,
-                       "settings": {"account_sid": "ACxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}}))
+            .json(
+                &j!({"kind": "twilio", "display_phone_number": "+14155238886", "auth_token": token,
+                       "settings": {"account_sid": "ACxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}}),
+            )
             .send()
             .await
             .unwrap(),
@@ -98,26 +116,51 @@ async fn twilio_messages_and_status_callbacks_are_verified_and_stored() {
     // Twilio retries: the same message again is stored once.
     assert_eq!(post(&inbound, good).await.unwrap().status(), 200);
     drained(&app).await;
-    let msgs = json(app.authed(Method::GET, "/v1/messages").send().await.unwrap(), 200).await;
+    let msgs = json(
+        app.authed(Method::GET, "/v1/messages")
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
     let data = msgs["data"].as_array().unwrap();
     assert_eq!(data.len(), 1, "{msgs}");
     assert_eq!(data[0]["text"], "Hola, ¿tienen turno mañana?");
-    assert_eq!(data[0]["provider_message_id"], "SM1234567890abcdef1234567890abcdef");
-    let contacts = json(app.authed(Method::GET, "/v1/contacts").send().await.unwrap(), 200).await;
+    assert_eq!(
+        data[0]["provider_message_id"],
+        "SM1234567890abcdef1234567890abcdef"
+    );
+    let contacts = json(
+        app.authed(Method::GET, "/v1/contacts")
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
     assert_eq!(contacts["data"][0]["profile_name"], "Ana");
     app.shutdown().await.unwrap();
 }
 
 fn chatwoot_sample() -> Vec<u8> {
-    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/chatwoot/docs_sample_message_created.json");
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/reference/chatwoot/docs_sample_message_created.json");
     std::fs::read(path).unwrap()
 }
 
 #[tokio::test]
 async fn chatwoot_events_need_the_channel_token_and_become_messages() {
-    let Some(app) = spawn_app_on(Db::Sqlite, &[("CHASQUI_WORKERS_POLL_INTERVAL_MS", "50")]).await else { return };
+    let Some(app) = spawn_app_on(Db::Sqlite, &[("CHASQUI_WORKERS_POLL_INTERVAL_MS", "50")]).await
+    else {
+        return;
+    };
     let ch = json(
-        app.authed(Method::POST, "/v1/channels").json(&j!({"kind": "chatwoot", "name": "Soporte"})).send().await.unwrap(),
+        app.authed(Method::POST, "/v1/channels")
+            .json(&j!({"kind": "chatwoot", "name": "Soporte"}))
+            .send()
+            .await
+            .unwrap(),
         201,
     )
     .await;
@@ -125,22 +168,56 @@ async fn chatwoot_events_need_the_channel_token_and_become_messages() {
     let path = format!("/webhooks/chatwoot/{}", ch["id"].as_str().unwrap());
     let body = chatwoot_sample();
     let sample: Value = serde_json::from_slice(&body).unwrap();
-    let post = |query: String| app.client.post(app.url(&format!("{path}{query}"))).header("content-type", "application/json").body(body.clone()).send();
+    let post = |query: String| {
+        app.client
+            .post(app.url(&format!("{path}{query}")))
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+    };
     assert_eq!(post(String::new()).await.unwrap().status(), 401);
     assert_eq!(post("?token=wrong".into()).await.unwrap().status(), 401);
     assert_eq!(post(format!("?token={token}")).await.unwrap().status(), 200);
     drained(&app).await;
-    assert!(app.store.list_receipts("dead", 10, None).await.unwrap().items.is_empty());
-    let msgs = json(app.authed(Method::GET, "/v1/messages").send().await.unwrap(), 200).await;
+    assert!(
+        app.store
+            .list_receipts("dead", 10, None)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    let msgs = json(
+        app.authed(Method::GET, "/v1/messages")
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
     assert_eq!(sample["message_type"], "incoming");
     assert_eq!(msgs["data"].as_array().unwrap().len(), 1, "{msgs}");
     assert_eq!(msgs["data"][0]["text"], sample["content"]);
     // The same event again (Chatwoot retries) is still one message and one contact.
     assert_eq!(post(format!("?token={token}")).await.unwrap().status(), 200);
     drained(&app).await;
-    let msgs = json(app.authed(Method::GET, "/v1/messages").send().await.unwrap(), 200).await;
+    let msgs = json(
+        app.authed(Method::GET, "/v1/messages")
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
     assert_eq!(msgs["data"].as_array().unwrap().len(), 1);
-    let contacts = json(app.authed(Method::GET, "/v1/contacts").send().await.unwrap(), 200).await;
+    let contacts = json(
+        app.authed(Method::GET, "/v1/contacts")
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
     assert_eq!(contacts["data"].as_array().unwrap().len(), 1, "{contacts}");
     app.shutdown().await.unwrap();
 }

@@ -27,8 +27,16 @@ struct Graph {
     times: Arc<Mutex<Vec<std::time::Instant>>>,
 }
 
-async fn graph_send(State(g): State<Graph>, uri: axum::http::Uri, headers: HeaderMap, body: String) -> (StatusCode, axum::Json<Value>) {
-    let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned);
+async fn graph_send(
+    State(g): State<Graph>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: String,
+) -> (StatusCode, axum::Json<Value>) {
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
     g.times.lock().unwrap().push(std::time::Instant::now());
     let n = {
@@ -38,7 +46,11 @@ async fn graph_send(State(g): State<Graph>, uri: axum::http::Uri, headers: Heade
     };
     if let Some((status, body)) = {
         let mut f = g.failures.lock().unwrap();
-        if f.is_empty() { None } else { Some(f.remove(0)) }
+        if f.is_empty() {
+            None
+        } else {
+            Some(f.remove(0))
+        }
     } {
         return (StatusCode::from_u16(status).unwrap(), axum::Json(body));
     }
@@ -48,7 +60,9 @@ async fn graph_send(State(g): State<Graph>, uri: axum::http::Uri, headers: Heade
     let to = v["to"].as_str().unwrap_or_default().to_owned();
     (
         StatusCode::OK,
-        axum::Json(j!({"messaging_product": "whatsapp", "contacts": [{"input": to, "wa_id": to}], "messages": [{"id": format!("wamid.TEST{n}")}]})),
+        axum::Json(
+            j!({"messaging_product": "whatsapp", "contacts": [{"input": to, "wa_id": to}], "messages": [{"id": format!("wamid.TEST{n}")}]}),
+        ),
     )
 }
 
@@ -111,7 +125,14 @@ async fn customer_writes(app: &TestApp, from: &str, wamid: &str) {
         }}]}]
     }))
     .unwrap();
-    let res = app.client.post(app.url("/webhooks/whatsapp")).header("x-hub-signature-256", sign(&body)).body(body).send().await.unwrap();
+    let res = app
+        .client
+        .post(app.url("/webhooks/whatsapp"))
+        .header("x-hub-signature-256", sign(&body))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
 }
 
@@ -125,13 +146,27 @@ async fn status_webhook(app: &TestApp, wamid: &str, status: &str, to: &str) {
         }}]}]
     }))
     .unwrap();
-    let res = app.client.post(app.url("/webhooks/whatsapp")).header("x-hub-signature-256", sign(&body)).body(body).send().await.unwrap();
+    let res = app
+        .client
+        .post(app.url("/webhooks/whatsapp"))
+        .header("x-hub-signature-256", sign(&body))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
 }
 
 async fn wait_for(app: &TestApp, id: &str, pred: impl Fn(&Value) -> bool) -> Value {
     for _ in 0..400 {
-        let m = json(app.authed(Method::GET, &format!("/v1/messages/{id}")).send().await.unwrap(), 200).await;
+        let m = json(
+            app.authed(Method::GET, &format!("/v1/messages/{id}"))
+                .send()
+                .await
+                .unwrap(),
+            200,
+        )
+        .await;
         if pred(&m) {
             return m;
         }
@@ -141,9 +176,16 @@ async fn wait_for(app: &TestApp, id: &str, pred: impl Fn(&Value) -> bool) -> Val
 }
 
 async fn send_then_statuses(db: Db) {
-    let Some((app, graph, _)) = setup(db).await else { return };
+    let Some((app, graph, _)) = setup(db).await else {
+        return;
+    };
     // Outside the window: free-form is refused, naming the fix.
-    let res = app.authed(Method::POST, "/v1/messages").json(&j!({"to": "+54 9 11 2345-6789", "type": "text", "text": {"body": "hola"}})).send().await.unwrap();
+    let res = app
+        .authed(Method::POST, "/v1/messages")
+        .json(&j!({"to": "+54 9 11 2345-6789", "type": "text", "text": {"body": "hola"}}))
+        .send()
+        .await
+        .unwrap();
     let err = json(res, 422).await;
     assert_eq!(error_of(&err).0, "window_closed");
     assert!(graph.requests.lock().unwrap().is_empty());
@@ -171,10 +213,25 @@ async fn send_then_statuses(db: Db) {
     status_webhook(&app, &wamid, "read", "5491123456789").await;
     status_webhook(&app, &wamid, "delivered", "5491123456789").await;
     let read = wait_for(&app, &id, |m| m["status"] == "read").await;
-    let history: Vec<&str> = read["statuses"].as_array().unwrap().iter().map(|s| s["status"].as_str().unwrap()).collect();
-    assert!(history.contains(&"read") && history.contains(&"delivered"), "{read}");
+    let history: Vec<&str> = read["statuses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["status"].as_str().unwrap())
+        .collect();
+    assert!(
+        history.contains(&"read") && history.contains(&"delivered"),
+        "{read}"
+    );
     // The reply belongs to the customer's conversation.
-    let convs = json(app.authed(Method::GET, "/v1/conversations").send().await.unwrap(), 200).await;
+    let convs = json(
+        app.authed(Method::GET, "/v1/conversations")
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
     assert_eq!(convs["data"].as_array().unwrap().len(), 1);
     app.shutdown().await.unwrap();
 }
@@ -191,51 +248,97 @@ async fn send_then_statuses_postgres() {
 
 #[tokio::test]
 async fn idempotency_keys_return_the_first_answer_even_when_racing() {
-    let Some((app, graph, _)) = setup(Db::Sqlite).await else { return };
+    let Some((app, graph, _)) = setup(Db::Sqlite).await else {
+        return;
+    };
     customer_writes(&app, "5491123456789", "wamid.IN2").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let body = j!({"to": "5491123456789", "type": "text", "text": {"body": "una sola vez"}});
     let mut tasks = Vec::new();
     for _ in 0..2 {
-        let req = app.authed(Method::POST, "/v1/messages").header("idempotency-key", "order-42").json(&body);
-        tasks.push(tokio::spawn(async move { req.send().await.unwrap().json::<Value>().await.unwrap() }));
+        let req = app
+            .authed(Method::POST, "/v1/messages")
+            .header("idempotency-key", "order-42")
+            .json(&body);
+        tasks.push(tokio::spawn(async move {
+            req.send().await.unwrap().json::<Value>().await.unwrap()
+        }));
     }
     let a = tasks.remove(0).await.unwrap();
     let b = tasks.remove(0).await.unwrap();
     assert_eq!(a["id"], b["id"], "{a} {b}");
-    let again = json(app.authed(Method::POST, "/v1/messages").header("idempotency-key", "order-42").json(&body).send().await.unwrap(), 202).await;
+    let again = json(
+        app.authed(Method::POST, "/v1/messages")
+            .header("idempotency-key", "order-42")
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+        202,
+    )
+    .await;
     assert_eq!(again["id"], a["id"]);
     let other = j!({"to": "5491123456789", "type": "text", "text": {"body": "otra cosa"}});
-    let res = app.authed(Method::POST, "/v1/messages").header("idempotency-key", "order-42").json(&other).send().await.unwrap();
+    let res = app
+        .authed(Method::POST, "/v1/messages")
+        .header("idempotency-key", "order-42")
+        .json(&other)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_of(&json(res, 409).await).0, "idempotency_key_reused");
     wait_for(&app, a["id"].as_str().unwrap(), |m| m["status"] == "sent").await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(graph.requests.lock().unwrap().len(), 1, "one message, one provider call");
+    assert_eq!(
+        graph.requests.lock().unwrap().len(),
+        1,
+        "one message, one provider call"
+    );
     app.shutdown().await.unwrap();
 }
 
 #[tokio::test]
 async fn retryable_failures_retry_and_permanent_ones_fail_with_a_sentence() {
-    let Some((app, graph, _)) = setup(Db::Sqlite).await else { return };
+    let Some((app, graph, _)) = setup(Db::Sqlite).await else {
+        return;
+    };
     customer_writes(&app, "5491123456789", "wamid.IN3").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     // Three 5xx answers, then success: one message, sent once.
     graph.failures.lock().unwrap().extend(
         (0..3).map(|_| (500, j!({"error": {"message": "Service temporarily unavailable", "type": "OAuthException", "code": 2, "fbtrace_id": "x"}}))),
     );
-    let q = json(app.authed(Method::POST, "/v1/messages").json(&j!({"to": "5491123456789", "type": "text", "text": {"body": "reintento"}})).send().await.unwrap(), 202).await;
+    let q = json(
+        app.authed(Method::POST, "/v1/messages")
+            .json(&j!({"to": "5491123456789", "type": "text", "text": {"body": "reintento"}}))
+            .send()
+            .await
+            .unwrap(),
+        202,
+    )
+    .await;
     let id = q["id"].as_str().unwrap().to_owned();
     // Retries back off (seconds), so allow time.
     let mut sent = Value::Null;
     for _ in 0..120 {
-        let m = json(app.authed(Method::GET, &format!("/v1/messages/{id}")).send().await.unwrap(), 200).await;
+        let m = json(
+            app.authed(Method::GET, &format!("/v1/messages/{id}"))
+                .send()
+                .await
+                .unwrap(),
+            200,
+        )
+        .await;
         if m["status"] == "sent" {
             sent = m;
             break;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    assert_eq!(sent["status"], "sent", "never sent after the provider recovered");
+    assert_eq!(
+        sent["status"], "sent",
+        "never sent after the provider recovered"
+    );
     assert_eq!(sent["attempts"], 4);
     assert_eq!(graph.requests.lock().unwrap().len(), 4);
 
@@ -244,24 +347,65 @@ async fn retryable_failures_retry_and_permanent_ones_fail_with_a_sentence() {
         400,
         j!({"error": {"message": "(#131026) Message undeliverable", "type": "OAuthException", "code": 131026, "fbtrace_id": "y"}}),
     ));
-    let q = json(app.authed(Method::POST, "/v1/messages").json(&j!({"to": "5491123456789", "type": "text", "text": {"body": "no llega"}})).send().await.unwrap(), 202).await;
+    let q = json(
+        app.authed(Method::POST, "/v1/messages")
+            .json(&j!({"to": "5491123456789", "type": "text", "text": {"body": "no llega"}}))
+            .send()
+            .await
+            .unwrap(),
+        202,
+    )
+    .await;
     let failed = wait_for(&app, q["id"].as_str().unwrap(), |m| m["status"] == "failed").await;
     assert_eq!(failed["error"]["code"], "131026");
-    assert!(failed["error"]["message"].as_str().unwrap().contains("131026"), "{failed}");
+    assert!(
+        failed["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("131026"),
+        "{failed}"
+    );
     app.shutdown().await.unwrap();
 }
 
 #[tokio::test]
 async fn bad_sends_get_precise_errors() {
-    let Some((app, _graph, _)) = setup(Db::Sqlite).await else { return };
+    let Some((app, _graph, _)) = setup(Db::Sqlite).await else {
+        return;
+    };
     for (body, code, field) in [
-        (j!({"to": "+54 9 11 2345-6789", "type": "text"}), "missing_field", "text"),
-        (j!({"to": "123", "type": "text", "text": {"body": "x"}}), "", "to"),
-        (j!({"type": "text", "text": {"body": "x"}}), "recipient_required", ""),
-        (j!({"to": "5491123456789", "type": "template", "template": {"name": "nope", "language": {"code": "es"}}}), "template_not_found", "template.name"),
-        (j!({"to": "5491123456789", "type": "text", "text": {"body": "x"}, "colour": "red"}), "unknown_field", "colour"),
+        (
+            j!({"to": "+54 9 11 2345-6789", "type": "text"}),
+            "missing_field",
+            "text",
+        ),
+        (
+            j!({"to": "123", "type": "text", "text": {"body": "x"}}),
+            "",
+            "to",
+        ),
+        (
+            j!({"type": "text", "text": {"body": "x"}}),
+            "recipient_required",
+            "",
+        ),
+        (
+            j!({"to": "5491123456789", "type": "template", "template": {"name": "nope", "language": {"code": "es"}}}),
+            "template_not_found",
+            "template.name",
+        ),
+        (
+            j!({"to": "5491123456789", "type": "text", "text": {"body": "x"}, "colour": "red"}),
+            "unknown_field",
+            "colour",
+        ),
     ] {
-        let res = app.authed(Method::POST, "/v1/messages").json(&body).send().await.unwrap();
+        let res = app
+            .authed(Method::POST, "/v1/messages")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         let err = json(res, 422).await;
         let (got, _) = error_of(&err);
         if !code.is_empty() {
@@ -276,12 +420,29 @@ async fn bad_sends_get_precise_errors() {
 
 #[tokio::test]
 async fn mark_read_with_typing_health_and_test_send() {
-    let Some((app, graph, channel)) = setup(Db::Sqlite).await else { return };
+    let Some((app, graph, channel)) = setup(Db::Sqlite).await else {
+        return;
+    };
     customer_writes(&app, "5491123456789", "wamid.README").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let msgs = json(app.authed(Method::GET, "/v1/messages?direction=in").send().await.unwrap(), 200).await;
+    let msgs = json(
+        app.authed(Method::GET, "/v1/messages?direction=in")
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
     let id = msgs["data"][0]["id"].as_str().unwrap().to_owned();
-    let r = json(app.authed(Method::POST, &format!("/v1/messages/{id}/read")).json(&j!({"typing": true})).send().await.unwrap(), 200).await;
+    let r = json(
+        app.authed(Method::POST, &format!("/v1/messages/{id}/read"))
+            .json(&j!({"typing": true}))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
     assert_eq!(r["read"], true);
     {
         let reqs = graph.requests.lock().unwrap();
@@ -290,12 +451,23 @@ async fn mark_read_with_typing_health_and_test_send() {
         assert_eq!(body["message_id"], "wamid.README");
         assert_eq!(body["typing_indicator"]["type"], "text");
     }
-    let health = json(app.authed(Method::GET, &format!("/v1/channels/{channel}/health")).send().await.unwrap(), 200).await;
+    let health = json(
+        app.authed(Method::GET, &format!("/v1/channels/{channel}/health"))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
     assert_eq!(health["breaker"]["state"], "closed", "{health}");
     assert_eq!(health["rate"]["per_second"], 80.0);
     assert!(health["provider"].is_object(), "{health}");
     let t = json(
-        app.authed(Method::POST, &format!("/v1/channels/{channel}/test")).json(&j!({"to": "5491123456789"})).send().await.unwrap(),
+        app.authed(Method::POST, &format!("/v1/channels/{channel}/test"))
+            .json(&j!({"to": "5491123456789"}))
+            .send()
+            .await
+            .unwrap(),
         202,
     )
     .await;
@@ -306,12 +478,19 @@ async fn mark_read_with_typing_health_and_test_send() {
 
 #[tokio::test]
 async fn sends_from_one_number_are_spaced_at_its_throughput() {
-    let Some((app, graph, _)) = setup(Db::Sqlite).await else { return };
+    let Some((app, graph, _)) = setup(Db::Sqlite).await else {
+        return;
+    };
     let n = 200usize;
-    let numbers: Vec<String> = (0..n).map(|i| format!("54911{:08}", 20_000_000 + i)).collect();
+    let numbers: Vec<String> = (0..n)
+        .map(|i| format!("54911{:08}", 20_000_000 + i))
+        .collect();
     // 200 customers write in one batched webhook (Meta batches), opening their windows.
     let now = chrono::Utc::now().timestamp().to_string();
-    let contacts: Vec<Value> = numbers.iter().map(|w| j!({"profile": {"name": "C"}, "wa_id": w})).collect();
+    let contacts: Vec<Value> = numbers
+        .iter()
+        .map(|w| j!({"profile": {"name": "C"}, "wa_id": w}))
+        .collect();
     let messages: Vec<Value> = numbers
         .iter()
         .enumerate()
@@ -321,21 +500,46 @@ async fn sends_from_one_number_are_spaced_at_its_throughput() {
         "messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550000000", "phone_number_id": "1000"},
         "contacts": contacts, "messages": messages}}]}]}))
     .unwrap();
-    let res = app.client.post(app.url("/webhooks/whatsapp")).header("x-hub-signature-256", sign(&body)).body(body).send().await.unwrap();
+    let res = app
+        .client
+        .post(app.url("/webhooks/whatsapp"))
+        .header("x-hub-signature-256", sign(&body))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     for _ in 0..400 {
-        if app.store.list_receipts("pending", 1, None).await.unwrap().items.is_empty() {
+        if app
+            .store
+            .list_receipts("pending", 1, None)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     for w in &numbers {
-        json(app.authed(Method::POST, "/v1/messages").json(&j!({"to": w, "type": "text", "text": {"body": "turno confirmado"}})).send().await.unwrap(), 202)
-            .await;
+        json(
+            app.authed(Method::POST, "/v1/messages")
+                .json(&j!({"to": w, "type": "text", "text": {"body": "turno confirmado"}}))
+                .send()
+                .await
+                .unwrap(),
+            202,
+        )
+        .await;
     }
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while graph.times.lock().unwrap().len() < n {
-        assert!(std::time::Instant::now() < deadline, "only {} of {n} sent", graph.times.lock().unwrap().len());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {} of {n} sent",
+            graph.times.lock().unwrap().len()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let mut times = graph.times.lock().unwrap().clone();
@@ -343,9 +547,15 @@ async fn sends_from_one_number_are_spaced_at_its_throughput() {
     // At 80/s, 200 sends need at least 199/80 ≈ 2.5 s; never more than 80 (+ a little timing
     // slack) inside any one second.
     let span = times[n - 1] - times[0];
-    assert!(span >= Duration::from_millis(2_200), "200 sends took only {span:?}: the 80/s limit was not applied");
+    assert!(
+        span >= Duration::from_millis(2_200),
+        "200 sends took only {span:?}: the 80/s limit was not applied"
+    );
     for (i, t) in times.iter().enumerate() {
-        let in_window = times[i..].iter().take_while(|u| **u - *t < Duration::from_secs(1)).count();
+        let in_window = times[i..]
+            .iter()
+            .take_while(|u| **u - *t < Duration::from_secs(1))
+            .count();
         assert!(in_window <= 85, "{in_window} sends within one second");
     }
     app.shutdown().await.unwrap();
