@@ -73,6 +73,18 @@ enum Command {
     /// Print a wa.me click-to-chat link (only the URL, on stdout) and optionally its QR code.
     /// Needs no database and no server.
     Link(LinkArgs),
+    /// Manage channels.
+    #[command(subcommand)]
+    Channel(crate::ops::ChannelCmd),
+    /// Inspect stored webhook deliveries.
+    #[command(subcommand)]
+    Receipts(crate::ops::ReceiptsCmd),
+    /// Process stored webhook deliveries again (dead letters, unrouted ones).
+    Replay {
+        /// Receipt ids (`rcp_…`).
+        #[arg(required = true)]
+        ids: Vec<chasqui_core::ids::ReceiptId>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -203,6 +215,9 @@ impl Cli {
             Command::Config(ConfigCmd::Default) => Ok(()),
             Command::Jobs(cmd) => jobs(&config, cmd).await,
             Command::Link(args) => link(args),
+            Command::Channel(cmd) => crate::ops::channel(&config, cmd).await,
+            Command::Receipts(cmd) => crate::ops::receipts(&config, cmd).await,
+            Command::Replay { ids } => crate::ops::replay(&config, ids).await,
         }
     }
 }

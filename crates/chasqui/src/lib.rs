@@ -8,6 +8,7 @@ pub mod http;
 pub mod inbound;
 pub mod jobs;
 pub mod master_key;
+pub mod ops;
 pub mod media;
 pub mod outbound;
 pub mod sandbox;

@@ -15,4 +15,5 @@ mod observability;
 mod qr;
 mod send;
 mod tenant;
+mod templates;
 mod webhook_endpoints;
