@@ -316,6 +316,22 @@ impl Store {
         Ok(done == 1)
     }
 
+    /// On SQLite only one process uses the database, so at start-up every lease still held
+    /// belongs to a process that died: make those jobs claimable now instead of after their
+    /// lease runs out. Does nothing on PostgreSQL, where other instances may be alive.
+    pub async fn release_orphaned_leases(&self) -> Result<u64> {
+        if self.backend() != Backend::Sqlite {
+            return Ok(0);
+        }
+        Ok(with_pool!(self, p => sqlx::query(
+            "UPDATE jobs SET state = 'ready', lease_token = NULL, lease_until = NULL, run_at = $1, updated_at = $1 WHERE state = 'running'",
+        )
+        .bind(now_millis())
+        .execute(p)
+        .await?
+        .rows_affected()))
+    }
+
     /// Extends a held lease (for long jobs); `false` if it was lost.
     pub async fn extend_lease(&self, job: &Job, lease: Duration) -> Result<bool> {
         let until = now_millis() + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);

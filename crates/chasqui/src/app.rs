@@ -53,14 +53,17 @@ impl App {
     /// (`listen` port 0 picks a free port, as tests do).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let store = open_store(&config).await?;
+        let released = store.release_orphaned_leases().await?;
+        if released > 0 {
+            tracing::warn!(
+                jobs = released,
+                "resuming jobs left running by a process that stopped abruptly"
+            );
+        }
         let (keys, warning) = MasterKeys::load(&config)?;
         if let Some(w) = warning {
             tracing::warn!("{w}");
         }
-        let demo = store
-            .create_demo_tenant_once("Demo", Plan::Inicial)
-            .await?
-            .map(|(tenant, api_key)| Demo { tenant, api_key });
         let listener = TcpListener::bind(config.server.listen)
             .await
             .with_context(|| {
@@ -69,8 +72,13 @@ impl App {
                     config.server.listen
                 )
             })?;
+        let demo = store
+            .create_demo_tenant_once("Demo", Plan::Inicial)
+            .await?
+            .map(|(tenant, api_key)| Demo { tenant, api_key });
         if let Some(d) = &demo {
-            crate::sandbox::create_demo_channel(&store, &keys, d.tenant.id, listener.local_addr()?).await?;
+            let addr = listener.local_addr()?;
+            crate::sandbox::create_demo_channel(&store, &keys, d.tenant.id, addr).await?;
         }
         let state = AppState::new(store, config, keys)?;
         Ok(Self {

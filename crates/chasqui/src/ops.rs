@@ -84,7 +84,8 @@ pub enum ReceiptsCmd {
 fn secret_value(spec: &str) -> anyhow::Result<(String, Secret)> {
     let (name, value) = spec.split_once('=').context("--secret takes NAME=VALUE")?;
     let value = match value.strip_prefix('@') {
-        Some(var) => std::env::var(var).with_context(|| format!("--secret {name}=@{var}: {var} is not set"))?,
+        Some(var) => std::env::var(var)
+            .with_context(|| format!("--secret {name}=@{var}: {var} is not set"))?,
         None => value.to_owned(),
     };
     if value.is_empty() {
@@ -106,7 +107,11 @@ pub async fn channel(config: &Config, cmd: ChannelCmd) -> anyhow::Result<()> {
             if !settings.is_object() {
                 bail!("--settings must be a JSON object");
             }
-            let secrets = a.secrets.iter().map(|s| secret_value(s)).collect::<anyhow::Result<Vec<_>>>()?;
+            let secrets = a
+                .secrets
+                .iter()
+                .map(|s| secret_value(s))
+                .collect::<anyhow::Result<Vec<_>>>()?;
             if a.kind == ChannelKind::WhatsappCloud && a.phone_number_id.is_none() {
                 bail!("a whatsapp_cloud channel needs --phone-number-id");
             }
@@ -119,12 +124,19 @@ pub async fn channel(config: &Config, cmd: ChannelCmd) -> anyhow::Result<()> {
                 settings,
                 secrets,
             };
-            let c = store.create_channel(a.tenant, &keys.current(), new, "cli").await?;
+            let c = store
+                .create_channel(a.tenant, &keys.current(), new, "cli")
+                .await?;
             if let Some(p) = &c.phone_number_id {
-                store.requeue_unrouted(&format!("phone_number_id:{p}")).await?;
+                store
+                    .requeue_unrouted(&format!("phone_number_id:{p}"))
+                    .await?;
             }
             if a.json {
-                println!("{}", json!({ "channel_id": c.id, "kind": c.kind, "secrets": c.secrets_set }));
+                println!(
+                    "{}",
+                    json!({ "channel_id": c.id, "kind": c.kind, "secrets": c.secrets_set })
+                );
             } else {
                 println!("{}", c.id);
             }
@@ -132,7 +144,10 @@ pub async fn channel(config: &Config, cmd: ChannelCmd) -> anyhow::Result<()> {
         ChannelCmd::List { tenant, json } => {
             for c in store.list_channels(tenant, 200, None).await?.items {
                 if json {
-                    println!("{}", json!({ "id": c.id, "kind": c.kind, "name": c.name, "status": c.status, "phone_number_id": c.phone_number_id }));
+                    println!(
+                        "{}",
+                        json!({ "id": c.id, "kind": c.kind, "name": c.name, "status": c.status, "phone_number_id": c.phone_number_id })
+                    );
                 } else {
                     println!("{}  {:<14} {:<12} {}", c.id, c.kind, c.status, c.name);
                 }
@@ -145,7 +160,11 @@ pub async fn channel(config: &Config, cmd: ChannelCmd) -> anyhow::Result<()> {
 /// Runs `chasqui receipts …`.
 pub async fn receipts(config: &Config, cmd: ReceiptsCmd) -> anyhow::Result<()> {
     let store = app::open_store(config).await?;
-    let ReceiptsCmd::List { unrouted, dead, json } = cmd;
+    let ReceiptsCmd::List {
+        unrouted,
+        dead,
+        json,
+    } = cmd;
     let wanted = match (unrouted, dead) {
         (true, _) => state::UNROUTED,
         (_, true) => state::DEAD,
@@ -162,8 +181,18 @@ pub async fn receipts(config: &Config, cmd: ReceiptsCmd) -> anyhow::Result<()> {
                             "route_key": r.route_key, "error": r.last_error, "tenant_id": r.tenant_id })
                 );
             } else {
-                let why = r.route_key.as_deref().or(r.last_error.as_deref()).unwrap_or("");
-                println!("{}  {:<9} {}  {}", r.id, r.provider, r.received_at.format("%Y-%m-%d %H:%M:%S"), why);
+                let why = r
+                    .route_key
+                    .as_deref()
+                    .or(r.last_error.as_deref())
+                    .unwrap_or("");
+                println!(
+                    "{}  {:<9} {}  {}",
+                    r.id,
+                    r.provider,
+                    r.received_at.format("%Y-%m-%d %H:%M:%S"),
+                    why
+                );
             }
         }
         match page.next_cursor {
@@ -178,7 +207,10 @@ pub async fn receipts(config: &Config, cmd: ReceiptsCmd) -> anyhow::Result<()> {
 pub async fn replay(config: &Config, ids: Vec<ReceiptId>) -> anyhow::Result<()> {
     let store = app::open_store(config).await?;
     for id in ids {
-        store.requeue_receipt(id, None).await.with_context(|| format!("receipt {id}"))?;
+        store
+            .requeue_receipt(id, None)
+            .await
+            .with_context(|| format!("receipt {id}"))?;
         println!("{id} queued for processing");
     }
     Ok(())

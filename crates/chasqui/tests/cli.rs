@@ -458,22 +458,56 @@ fn a_webhook_acknowledged_just_before_kill_9_is_processed_after_restart() {
 #[test]
 fn channels_receipts_and_replay_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
-    let created: serde_json::Value = serde_json::from_str(&ok(chasqui(dir.path()).args(["tenant", "create", "T", "--json"]))).unwrap();
+    let created: serde_json::Value = serde_json::from_str(&ok(
+        chasqui(dir.path()).args(["tenant", "create", "T", "--json"])
+    ))
+    .unwrap();
     let tenant = created["tenant_id"].as_str().unwrap().to_owned();
     let out = ok(chasqui(dir.path())
-        .args(["channel", "add", "--tenant", &tenant, "--kind", "whatsapp_cloud", "--phone-number-id", "12345", "--json"])
-        .args(["--secret", "access_token=@TOKEN_FROM_ENV", "--settings", r#"{"graph_version": "v23.0"}"#])
+        .args([
+            "channel",
+            "add",
+            "--tenant",
+            &tenant,
+            "--kind",
+            "whatsapp_cloud",
+            "--phone-number-id",
+            "12345",
+            "--json",
+        ])
+        .args([
+            "--secret",
+            "access_token=@TOKEN_FROM_ENV",
+            "--settings",
+            r#"{"graph_version": "v23.0"}"#,
+        ])
         .env("TOKEN_FROM_ENV", "EAAG-cli"));
     let ch: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert!(ch["channel_id"].as_str().unwrap().starts_with("chn_"));
     assert_eq!(ch["secrets"], serde_json::json!(["access_token"]));
     let list = ok(chasqui(dir.path()).args(["channel", "list", "--tenant", &tenant]));
-    assert!(list.contains("whatsapp_cloud") && list.contains("active"), "{list}");
-    let err = fails(chasqui(dir.path()).args(["channel", "add", "--tenant", &tenant, "--kind", "whatsapp_cloud"]));
+    assert!(
+        list.contains("whatsapp_cloud") && list.contains("active"),
+        "{list}"
+    );
+    let err = fails(chasqui(dir.path()).args([
+        "channel",
+        "add",
+        "--tenant",
+        &tenant,
+        "--kind",
+        "whatsapp_cloud",
+    ]));
     assert!(err.contains("--phone-number-id"), "{err}");
-    let err = fails_with(chasqui(dir.path()).args(["channel", "add", "--tenant", &tenant, "--kind", "telegram"]), 2);
+    let err = fails_with(
+        chasqui(dir.path()).args(["channel", "add", "--tenant", &tenant, "--kind", "telegram"]),
+        2,
+    );
     assert!(err.contains("telegram"), "{err}");
-    assert_eq!(ok(chasqui(dir.path()).args(["receipts", "list", "--unrouted"])), "");
+    assert_eq!(
+        ok(chasqui(dir.path()).args(["receipts", "list", "--unrouted"])),
+        ""
+    );
     let err = fails(chasqui(dir.path()).args(["replay", "rcp_0194f3a0c0e67a6fb0b6a0e0a0e0a0e0"]));
     assert!(err.contains("not found"), "{err}");
 }

@@ -494,7 +494,12 @@ mod tests {
             prop_assert_eq!(&PhoneE164::parse(phone.as_str(), None).unwrap(), &phone);
             prop_assert_eq!(&PhoneE164::parse(&phone.format_international(), None).unwrap(), &phone);
             let national = phone.format_national();
-            prop_assert_eq!(&PhoneE164::parse(&national, phone.region()).unwrap(), &phone);
+            // Argentina writes mobiles as `0AA 15 XXXX-XXXX`, so a national form whose local part
+            // starts with 15 is ambiguous by design (`011 1500-0000`); the E.164 forms above are not.
+            let ambiguous_15 = phone.country_code() == 54 && national.split(' ').nth(1).is_some_and(|l| l.starts_with("15"));
+            if !ambiguous_15 {
+                prop_assert_eq!(&PhoneE164::parse(&national, phone.region()).unwrap(), &phone);
+            }
             prop_assert_eq!(&phone.as_str().parse::<PhoneE164>().unwrap(), &phone);
         }
     }

@@ -22,7 +22,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use chasqui_channels::send::{SendError, Sender, fetch_all_templates};
+use chasqui_channels::send::{ErrorClass, SendError, Sender, fetch_all_templates};
 use chasqui_core::channel::ChannelKind;
 use chasqui_core::ids::ChannelId;
 use chasqui_core::send::{SendErrorKind, SendValidationError};
@@ -30,7 +30,7 @@ use chasqui_core::template::{
     ButtonKind, ButtonParam, Component, HeaderFormat, ParameterFormat, Placeholder, Template,
     TemplateCategory, TemplateMessage, TemplateStatus, normalize_language, placeholders, render,
 };
-use chasqui_store::channels::Channel;
+use chasqui_store::channels::{Channel, status as channel_status};
 use chasqui_store::templates::{NewTemplate, TemplateFilter, TemplateRecord};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -1095,9 +1095,24 @@ pub async fn sync(
         }
     };
     let sender = sender_for(&state, &channel).await?;
-    let fetched = fetch_all_templates(sender.as_ref(), &waba_id, MAX_SYNC_PAGES)
-        .await
-        .map_err(|e| provider_error(&e))?;
+    let fetched = match fetch_all_templates(sender.as_ref(), &waba_id, MAX_SYNC_PAGES).await {
+        Ok(f) => f,
+        Err(e) => {
+            if e.class == ErrorClass::AuthExpired {
+                // As for a send: the token is expired or revoked, so the channel needs it renewed.
+                state
+                    .store
+                    .set_channel_status(
+                        auth.tenant_id,
+                        channel.id,
+                        channel_status::NEEDS_REAUTH,
+                        "provider",
+                    )
+                    .await?;
+            }
+            return Err(provider_error(&e));
+        }
+    };
     let mut views = Vec::with_capacity(fetched.len());
     let mut skipped = Vec::new();
     for p in fetched {

@@ -386,7 +386,7 @@ async fn media_infos(
                 id,
                 MediaInfo {
                     mime_type: m.mime_type.clone().unwrap_or_default(),
-                    size_bytes: m.size_bytes.unwrap_or(0) as u64,
+                    size_bytes: m.size_bytes.unwrap_or(0),
                     animated: None,
                     filename: m.filename.clone(),
                 },

@@ -19,6 +19,7 @@ const MAX_INLINE_WAIT: Duration = Duration::from_millis(500);
 /// How long messages of a channel that needs re-authorization wait before looking again.
 const HOLD: Duration = Duration::from_secs(60);
 
+#[allow(clippy::needless_pass_by_value)] // used as `map_err(store_err)`
 fn store_err(e: StoreError) -> JobError {
     JobError::retry(e.to_string())
 }

@@ -29,7 +29,10 @@ use crate::http::extract::Json;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/customers", get(list_customers))
-        .route("/customers/{phone}/messages", get(list_messages).post(write))
+        .route(
+            "/customers/{phone}/messages",
+            get(list_messages).post(write),
+        )
         .route("/customers/{phone}/messages/{wamid}/read", post(read))
         .route("/channels", post(create_channel))
         .route("/channels/{id}/calls", get(calls))
@@ -42,18 +45,28 @@ pub struct ChannelQuery {
 }
 
 /// The tenant's sandbox channel named by `channel_id`, or its only one.
-async fn pick_channel(sb: &Sandbox, tenant: TenantId, channel_id: Option<&str>) -> Result<Channel, ApiError> {
+async fn pick_channel(
+    sb: &Sandbox,
+    tenant: TenantId,
+    channel_id: Option<&str>,
+) -> Result<Channel, ApiError> {
     if let Some(raw) = channel_id.filter(|s| !s.trim().is_empty()) {
-        let id: ChannelId = raw
-            .trim()
-            .parse()
-            .map_err(|_| ApiError::invalid("invalid_value", "channel_id", "channel_id must be a channel id (chn_…)."))?;
+        let id: ChannelId = raw.trim().parse().map_err(|_| {
+            ApiError::invalid(
+                "invalid_value",
+                "channel_id",
+                "channel_id must be a channel id (chn_…).",
+            )
+        })?;
         let channel = sb.app().store.channel(tenant, id).await?;
         if channel.kind != ChannelKind::Sandbox {
             return Err(ApiError::invalid(
                 "not_a_sandbox_channel",
                 "channel_id",
-                format!("Channel {id} is a `{}` channel; the simulator only writes to sandbox channels.", channel.kind),
+                format!(
+                    "Channel {id} is a `{}` channel; the simulator only writes to sandbox channels.",
+                    channel.kind
+                ),
             ));
         }
         return Ok(channel);
@@ -63,7 +76,11 @@ async fn pick_channel(sb: &Sandbox, tenant: TenantId, channel_id: Option<&str>) 
     loop {
         let page = sb.app().store.list_channels(tenant, 100, after).await?;
         after = page.items.last().map(|c| c.id);
-        sandboxes.extend(page.items.into_iter().filter(|c| c.kind == ChannelKind::Sandbox));
+        sandboxes.extend(
+            page.items
+                .into_iter()
+                .filter(|c| c.kind == ChannelKind::Sandbox),
+        );
         if page.next_cursor.is_none() || after.is_none() {
             break;
         }
@@ -144,7 +161,12 @@ fn invalid(field: &str, message: impl Into<String>) -> ApiError {
 }
 
 /// The last business message to this customer that offers buttons of this reply type.
-fn last_with_buttons(sb: &Sandbox, channel: ChannelId, key: &str, reply_type: &str) -> Option<Entry> {
+fn last_with_buttons(
+    sb: &Sandbox,
+    channel: ChannelId,
+    key: &str,
+    reply_type: &str,
+) -> Option<Entry> {
     sb.customer(channel, key)?
         .messages
         .iter()
@@ -153,9 +175,17 @@ fn last_with_buttons(sb: &Sandbox, channel: ChannelId, key: &str, reply_type: &s
         .cloned()
 }
 
+/// A customer's message before it gets its id: its type, the `messages[]` fields, and the text
+/// the conversation shows for it.
+struct Built {
+    kind: String,
+    fields: Map<String, Value>,
+    preview: Option<String>,
+}
+
 /// Builds the `messages[]` item (without `from`, `id`, `timestamp`) and the text the
 /// conversation shows for it.
-fn message_of(sb: &Sandbox, channel: &Channel, key: &str, body: &Value) -> Result<(String, Map<String, Value>, Option<String>), ApiError> {
+fn message_of(sb: &Sandbox, channel: &Channel, key: &str, body: &Value) -> Result<Built, ApiError> {
     let kind = match (s(body, "type"), body.get("text")) {
         (Some(t), _) => t.to_owned(),
         (None, Some(Value::String(_))) => "text".to_owned(),
@@ -167,11 +197,21 @@ fn message_of(sb: &Sandbox, channel: &Channel, key: &str, body: &Value) -> Resul
             ));
         }
     };
-    let business: String = channel.display_phone_number.as_deref().unwrap_or_default().chars().filter(char::is_ascii_digit).collect();
+    let business: String = channel
+        .display_phone_number
+        .as_deref()
+        .unwrap_or_default()
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
     let mut m = Map::new();
     let mut context: Option<String> = match body.get("context") {
         Some(Value::String(id)) => Some(id.clone()),
-        Some(Value::Object(o)) => o.get("id").or_else(|| o.get("message_id")).and_then(Value::as_str).map(str::to_owned),
+        Some(Value::Object(o)) => o
+            .get("id")
+            .or_else(|| o.get("message_id"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         _ => None,
     };
     let preview;
@@ -183,10 +223,17 @@ fn message_of(sb: &Sandbox, channel: &Channel, key: &str, body: &Value) -> Resul
                 _ => String::new(),
             };
             if text.trim().is_empty() {
-                return Err(ApiError::invalid("missing_field", "text", "A text message needs a non-empty `text`."));
+                return Err(ApiError::invalid(
+                    "missing_field",
+                    "text",
+                    "A text message needs a non-empty `text`.",
+                ));
             }
             if text.chars().count() > 65_536 {
-                return Err(invalid("text", "WhatsApp messages are at most 65,536 characters."));
+                return Err(invalid(
+                    "text",
+                    "WhatsApp messages are at most 65,536 characters.",
+                ));
             }
             preview = Some(text.clone());
             m.insert("text".into(), json!({ "body": text }));
@@ -197,14 +244,23 @@ fn message_of(sb: &Sandbox, channel: &Channel, key: &str, body: &Value) -> Resul
             let bytes = match s(p, "data_base64") {
                 Some(b64) => base64::engine::general_purpose::STANDARD
                     .decode(b64.trim())
-                    .map_err(|_| invalid(&format!("{kind}.data_base64"), "data_base64 must be standard base64."))?,
+                    .map_err(|_| {
+                        invalid(
+                            &format!("{kind}.data_base64"),
+                            "data_base64 must be standard base64.",
+                        )
+                    })?,
                 None => default_bytes,
             };
             if bytes.len() > 5 * 1024 * 1024 {
-                return Err(invalid(&format!("{kind}.data_base64"), "The sandbox keeps media up to 5 MB."));
+                return Err(invalid(
+                    &format!("{kind}.data_base64"),
+                    "The sandbox keeps media up to 5 MB.",
+                ));
             }
             let mime = s(p, "mime_type").unwrap_or(default_mime).to_owned();
-            let digest = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&bytes));
+            let digest =
+                base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&bytes));
             let (id, _) = sb.put_media(channel.id, &mime, bytes);
             let mut obj = json!({ "id": id, "mime_type": mime, "sha256": digest });
             let caption = s(p, "caption").map(str::to_owned);
@@ -215,26 +271,44 @@ fn message_of(sb: &Sandbox, channel: &Channel, key: &str, body: &Value) -> Resul
             }
             match kind.as_str() {
                 "document" => obj["filename"] = json!(s(p, "filename").unwrap_or("document.pdf")),
-                "audio" => obj["voice"] = json!(p.get("voice").and_then(Value::as_bool).unwrap_or(true)),
-                "sticker" => obj["animated"] = json!(p.get("animated").and_then(Value::as_bool).unwrap_or(false)),
+                "audio" => {
+                    obj["voice"] = json!(p.get("voice").and_then(Value::as_bool).unwrap_or(true))
+                }
+                "sticker" => {
+                    obj["animated"] =
+                        json!(p.get("animated").and_then(Value::as_bool).unwrap_or(false))
+                }
                 _ => {}
             }
-            preview = Some(match caption.or_else(|| s(p, "filename").map(str::to_owned)) {
-                Some(c) => format!("[{kind}] {c}"),
-                None => format!("[{kind}]"),
-            });
+            preview = Some(
+                match caption.or_else(|| s(p, "filename").map(str::to_owned)) {
+                    Some(c) => format!("[{kind}] {c}"),
+                    None => format!("[{kind}]"),
+                },
+            );
             m.insert(kind.clone(), obj);
         }
         "location" => {
             let p = part(body, "location");
             let num = |k: &str, d: f64| match p.get(k) {
-                Some(Value::Number(n)) => n.as_f64().ok_or_else(|| invalid(&format!("location.{k}"), "must be a number")),
-                Some(Value::String(x)) => x.trim().parse().map_err(|_| invalid(&format!("location.{k}"), "must be a number")),
+                Some(Value::Number(n)) => n
+                    .as_f64()
+                    .ok_or_else(|| invalid(&format!("location.{k}"), "must be a number")),
+                Some(Value::String(x)) => x
+                    .trim()
+                    .parse()
+                    .map_err(|_| invalid(&format!("location.{k}"), "must be a number")),
                 _ => Ok(d),
             };
-            let (lat, lon) = (num("latitude", -34.603_722)?, num("longitude", -58.381_592)?);
+            let (lat, lon) = (
+                num("latitude", -34.603_722)?,
+                num("longitude", -58.381_592)?,
+            );
             if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
-                return Err(invalid("location", "latitude must be within ±90 and longitude within ±180."));
+                return Err(invalid(
+                    "location",
+                    "latitude must be within ±90 and longitude within ±180.",
+                ));
             }
             let mut obj = json!({ "latitude": lat, "longitude": lon });
             for k in ["name", "address", "url"] {
@@ -242,16 +316,25 @@ fn message_of(sb: &Sandbox, channel: &Channel, key: &str, body: &Value) -> Resul
                     obj[k] = json!(v);
                 }
             }
-            preview = Some(format!("[location] {}", s(p, "name").or(s(p, "address")).map_or_else(|| format!("{lat}, {lon}"), str::to_owned)));
+            preview = Some(format!(
+                "[location] {}",
+                s(p, "name")
+                    .or(s(p, "address"))
+                    .map_or_else(|| format!("{lat}, {lon}"), str::to_owned)
+            ));
             m.insert("location".into(), obj);
         }
         "button_reply" | "list_reply" => {
             let p = part(body, &kind);
             let offered = last_with_buttons(sb, channel.id, key, &kind);
-            let (mut id, mut title) = (s(p, "id").map(str::to_owned), s(p, "title").map(str::to_owned));
+            let (mut id, mut title) = (
+                s(p, "id").map(str::to_owned),
+                s(p, "title").map(str::to_owned),
+            );
             if let Some(o) = &offered {
                 let pick = o.buttons.iter().filter(|b| b.reply_type == kind).find(|b| {
-                    id.as_deref().is_some_and(|i| i == b.id) || title.as_deref().is_some_and(|t| t == b.title)
+                    id.as_deref().is_some_and(|i| i == b.id)
+                        || title.as_deref().is_some_and(|t| t == b.title)
                 });
                 if let Some(b) = pick {
                     id.get_or_insert_with(|| b.id.clone());
@@ -265,14 +348,16 @@ fn message_of(sb: &Sandbox, channel: &Channel, key: &str, body: &Value) -> Resul
                 return Err(ApiError::invalid(
                     "missing_field",
                     "id",
-                    format!("A {kind} needs the `id` and `title` of the option tapped (or one of them matching an option the business sent)."),
+                    format!(
+                        "A {kind} needs the `id` and `title` of the option tapped (or one of them matching an option the business sent)."
+                    ),
                 ));
             };
             let mut reply = json!({ "id": id, "title": title });
+            preview = Some(title);
             if let Some(d) = s(p, "description") {
                 reply["description"] = json!(d);
             }
-            preview = Some(title.clone());
             m.insert("type".into(), json!("interactive"));
             let mut interactive = Map::new();
             interactive.insert("type".into(), json!(kind));
@@ -282,11 +367,19 @@ fn message_of(sb: &Sandbox, channel: &Channel, key: &str, body: &Value) -> Resul
         "button" => {
             let p = part(body, "button");
             let offered = last_with_buttons(sb, channel.id, key, "button");
-            let (mut payload, mut text) = (s(p, "payload").map(str::to_owned), s(p, "text").or(s(p, "title")).map(str::to_owned));
+            let (mut payload, mut text) = (
+                s(p, "payload").map(str::to_owned),
+                s(p, "text").or(s(p, "title")).map(str::to_owned),
+            );
             if let Some(o) = &offered {
-                let pick = o.buttons.iter().filter(|b| b.reply_type == "button").find(|b| {
-                    payload.as_deref().is_some_and(|i| i == b.id) || text.as_deref().is_some_and(|t| t == b.title)
-                });
+                let pick = o
+                    .buttons
+                    .iter()
+                    .filter(|b| b.reply_type == "button")
+                    .find(|b| {
+                        payload.as_deref().is_some_and(|i| i == b.id)
+                            || text.as_deref().is_some_and(|t| t == b.title)
+                    });
                 if let Some(b) = pick {
                     payload.get_or_insert_with(|| b.id.clone());
                     text.get_or_insert_with(|| b.title.clone());
@@ -296,7 +389,11 @@ fn message_of(sb: &Sandbox, channel: &Channel, key: &str, body: &Value) -> Resul
                 }
             }
             let Some(text) = text else {
-                return Err(ApiError::invalid("missing_field", "text", "A template button tap needs the button's `text` (and optionally its `payload`)."));
+                return Err(ApiError::invalid(
+                    "missing_field",
+                    "text",
+                    "A template button tap needs the button's `text` (and optionally its `payload`).",
+                ));
             };
             let payload = payload.unwrap_or_else(|| text.clone());
             preview = Some(text.clone());
@@ -308,12 +405,27 @@ fn message_of(sb: &Sandbox, channel: &Channel, key: &str, body: &Value) -> Resul
                 Some(id) => id.to_owned(),
                 None => sb
                     .customer(channel.id, key)
-                    .and_then(|c| c.messages.iter().rev().find(|m| m.direction == "out").map(|m| m.id.clone()))
-                    .ok_or_else(|| ApiError::invalid("missing_field", "message_id", "A reaction needs the `message_id` it reacts to."))?,
+                    .and_then(|c| {
+                        c.messages
+                            .iter()
+                            .rev()
+                            .find(|m| m.direction == "out")
+                            .map(|m| m.id.clone())
+                    })
+                    .ok_or_else(|| {
+                        ApiError::invalid(
+                            "missing_field",
+                            "message_id",
+                            "A reaction needs the `message_id` it reacts to.",
+                        )
+                    })?,
             };
             let emoji = s(p, "emoji").unwrap_or("👍");
             preview = Some(format!("[reaction] {emoji}"));
-            m.insert("reaction".into(), json!({ "message_id": target, "emoji": emoji }));
+            m.insert(
+                "reaction".into(),
+                json!({ "message_id": target, "emoji": emoji }),
+            );
         }
         "contacts" => {
             let list = match body.get("contacts") {
@@ -323,14 +435,21 @@ fn message_of(sb: &Sandbox, channel: &Channel, key: &str, body: &Value) -> Resul
                     "phones": [{ "phone": "+54 9 11 5555-0199", "wa_id": "5491155550199", "type": "WORK" }],
                 })],
             };
-            preview = Some(format!("[contact] {}", list[0]["name"]["formatted_name"].as_str().unwrap_or("contact")));
+            preview = Some(format!(
+                "[contact] {}",
+                list[0]["name"]["formatted_name"]
+                    .as_str()
+                    .unwrap_or("contact")
+            ));
             m.insert("contacts".into(), Value::Array(list));
         }
         other => {
             return Err(ApiError::invalid(
                 "invalid_value",
                 "type",
-                format!("The simulator cannot send `{other}`: use text, image, video, audio, document, sticker, location, contacts, reaction, button_reply, list_reply or button."),
+                format!(
+                    "The simulator cannot send `{other}`: use text, image, video, audio, document, sticker, location, contacts, reaction, button_reply, list_reply or button."
+                ),
             ));
         }
     }
@@ -342,8 +461,16 @@ fn message_of(sb: &Sandbox, channel: &Channel, key: &str, body: &Value) -> Resul
         let ctx = m.entry("context").or_insert_with(|| json!({}));
         ctx["forwarded"] = json!(true);
     }
-    let kind = m.get("type").and_then(Value::as_str).unwrap_or("text").to_owned();
-    Ok((kind, m, preview))
+    let kind = m
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("text")
+        .to_owned();
+    Ok(Built {
+        kind,
+        fields: m,
+        preview,
+    })
 }
 
 /// `POST /sandbox/customers/{phone}/messages`: the customer writes. Answers once the gateway
@@ -355,14 +482,24 @@ async fn write(
     Json(body): Json<Value>,
 ) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
     if !body.is_object() {
-        return Err(invalid("body", "The body must be a JSON object such as {\"text\": \"Hola\"}."));
+        return Err(invalid(
+            "body",
+            "The body must be a JSON object such as {\"text\": \"Hola\"}.",
+        ));
     }
     let key = customer_key(&phone)?;
     let channel = pick_channel(&sb, auth.tenant_id, s(&body, "channel_id")).await?;
-    let (kind, mut message, preview) = message_of(&sb, &channel, &key, &body)?;
+    let Built {
+        kind,
+        fields: mut message,
+        preview,
+    } = message_of(&sb, &channel, &key, &body)?;
     let name = match s(&body, "name") {
         Some(n) => n.chars().take(100).collect(),
-        None => sb.customer(channel.id, &key).and_then(|c| c.name).unwrap_or_else(|| default_name(&key)),
+        None => sb
+            .customer(channel.id, &key)
+            .and_then(|c| c.name)
+            .unwrap_or_else(|| default_name(&key)),
     };
     let wamid = numbers::wamid(&key, false);
     let now = Utc::now();
@@ -384,7 +521,10 @@ async fn write(
             text: preview,
             content: message,
             status: "received".into(),
-            statuses: vec![StatusAt { status: "received".into(), timestamp: now }],
+            statuses: vec![StatusAt {
+                status: "received".into(),
+                timestamp: now,
+            }],
             error: None,
             timestamp: now,
             buttons: Vec::new(),
@@ -413,7 +553,10 @@ async fn write(
             Err(ApiError::new(
                 StatusCode::BAD_GATEWAY,
                 "webhook_not_delivered",
-                format!("The sandbox could not deliver the customer's message to the gateway: {}", e.0),
+                format!(
+                    "The sandbox could not deliver the customer's message to the gateway: {}",
+                    e.0
+                ),
             ))
         }
     }
@@ -431,7 +574,9 @@ async fn list_messages(
     let channel = pick_channel(&sb, auth.tenant_id, q.channel_id.as_deref()).await?;
     let now = Utc::now();
     let customer = sb.customer(channel.id, &key).unwrap_or_default();
-    let closes = customer.last_inbound.map(|t| t + chrono::Duration::hours(24));
+    let closes = customer
+        .last_inbound
+        .map(|t| t + chrono::Duration::hours(24));
     Ok(axum::Json(json!({
         "wa_id": key,
         "channel_id": channel.id,
@@ -454,7 +599,9 @@ async fn read(
 ) -> Result<axum::Json<Value>, ApiError> {
     let key = customer_key(&phone)?;
     let channel = pick_channel(&sb, auth.tenant_id, q.channel_id.as_deref()).await?;
-    let customer = sb.customer(channel.id, &key).ok_or_else(|| ApiError::not_found("message"))?;
+    let customer = sb
+        .customer(channel.id, &key)
+        .ok_or_else(|| ApiError::not_found("message"))?;
     let pos = customer
         .messages
         .iter()
@@ -471,7 +618,9 @@ async fn read(
         .messages
         .iter()
         .take(pos + 1)
-        .filter(|m| m.direction == "out" && !matches!(m.status.as_str(), "failed" | "read" | "played"))
+        .filter(|m| {
+            m.direction == "out" && !matches!(m.status.as_str(), "failed" | "read" | "played")
+        })
         .map(|m| m.id.clone())
         .collect();
     let mut read = Vec::new();
@@ -484,7 +633,9 @@ async fn read(
             }
         }
     }
-    Ok(axum::Json(json!({ "read": read, "webhooks_not_delivered": undelivered })))
+    Ok(axum::Json(
+        json!({ "read": read, "webhooks_not_delivered": undelivered }),
+    ))
 }
 
 /// `GET /sandbox/customers`: the customers a sandbox channel has talked to, most recent first.
@@ -510,7 +661,9 @@ async fn list_customers(
             })
         })
         .collect();
-    Ok(axum::Json(json!({ "channel_id": channel.id, "data": data })))
+    Ok(axum::Json(
+        json!({ "channel_id": channel.id, "data": data }),
+    ))
 }
 
 /// `POST /sandbox/channels` body.
@@ -531,51 +684,92 @@ async fn create_channel(
     raw: axum::body::Bytes,
 ) -> Result<(StatusCode, axum::Json<crate::http::channels::ChannelView>), ApiError> {
     let body: NewSandboxChannel = if raw.iter().all(u8::is_ascii_whitespace) {
-        NewSandboxChannel { name: None, display_phone_number: None, base_url: None }
+        NewSandboxChannel {
+            name: None,
+            display_phone_number: None,
+            base_url: None,
+        }
     } else {
         serde_json::from_slice(&raw).map_err(|e| {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", format!("The body must be {{\"name\"?, \"display_phone_number\"?, \"base_url\"?}}: {e}"))
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                format!(
+                    "The body must be {{\"name\"?, \"display_phone_number\"?, \"base_url\"?}}: {e}"
+                ),
+            )
         })?
     };
     let base_url = match body.base_url {
         Some(b) => {
             let ok = url::Url::parse(&b).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
             if !ok {
-                return Err(invalid("base_url", "base_url must be an absolute http(s) URL ending in /sandbox/graph."));
+                return Err(invalid(
+                    "base_url",
+                    "base_url must be an absolute http(s) URL ending in /sandbox/graph.",
+                ));
             }
             b.trim_end_matches('/').to_owned()
         }
-        None => match &sb.app().config.server.public_url {
-            Some(u) => format!("{}/sandbox/graph", u.as_str().trim_end_matches('/')),
-            None => {
-                let host = headers
+        None => {
+            match &sb.app().config.server.public_url {
+                Some(u) => format!("{}/sandbox/graph", u.as_str().trim_end_matches('/')),
+                None => {
+                    let host = headers
                     .get(header::HOST)
                     .and_then(|h| h.to_str().ok())
                     .filter(|h| h.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b)))
                     .ok_or_else(|| invalid("base_url", "Cannot tell this server's address from the request; send base_url."))?;
-                format!("http://{host}/sandbox/graph")
+                    format!("http://{host}/sandbox/graph")
+                }
             }
-        },
+        }
     };
     let display = match body.display_phone_number {
         Some(d) if numbers::digits_of(&d).is_some() => d,
-        Some(_) => return Err(invalid("display_phone_number", "display_phone_number must be a phone number.")),
-        None => format!("+1 555 01{} {}", rand::random_range(1..10u8), rand::random_range(1000..10000u16)),
+        Some(_) => {
+            return Err(invalid(
+                "display_phone_number",
+                "display_phone_number must be a phone number.",
+            ));
+        }
+        None => format!(
+            "+1 555 01{} {}",
+            rand::random_range(1..10u8),
+            rand::random_range(1000..10000u16)
+        ),
     };
-    let name = body.name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()).unwrap_or_else(|| "Sandbox".into());
+    let name = body
+        .name
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "Sandbox".into());
     let new = super::new_channel(&name, &display, &base_url);
-    let channel = sb.app().store.create_channel(auth.tenant_id, &sb.app().keys.current(), new, &auth.actor()).await?;
+    let channel = sb
+        .app()
+        .store
+        .create_channel(auth.tenant_id, &sb.app().keys.current(), new, &auth.actor())
+        .await?;
     super::seed_templates(&sb.app().store, auth.tenant_id, channel.id)
         .await
         .map_err(|e| ApiError::internal(e.as_ref()))?;
-    Ok((StatusCode::CREATED, axum::Json(crate::http::channels::ChannelView::new(channel, sb.app()))))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(crate::http::channels::ChannelView::new(channel, sb.app())),
+    ))
 }
 
 /// `GET /sandbox/channels/{id}/calls`: every Graph call the channel's sandbox received (time,
 /// operation, recipient, answer), oldest first — for checking retries and spacing.
-async fn calls(Extension(sb): Extension<Sandbox>, auth: TenantAuth, Path(id): Path<String>) -> Result<axum::Json<Value>, ApiError> {
+async fn calls(
+    Extension(sb): Extension<Sandbox>,
+    auth: TenantAuth,
+    Path(id): Path<String>,
+) -> Result<axum::Json<Value>, ApiError> {
     let channel = pick_channel(&sb, auth.tenant_id, Some(&id)).await?;
-    Ok(axum::Json(json!({ "channel_id": channel.id, "data": sb.calls(channel.id) })))
+    Ok(axum::Json(
+        json!({ "channel_id": channel.id, "data": sb.calls(channel.id) }),
+    ))
 }
 
 #[cfg(test)]

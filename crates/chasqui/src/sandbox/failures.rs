@@ -92,17 +92,31 @@ impl GraphFailure {
 
     /// (#100) with Meta's own sentence in `message` (`The parameter to is required.`).
     pub fn parameter(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, 100, format!("(#100) {}", message.into()))
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            100,
+            format!("(#100) {}", message.into()),
+        )
     }
 
     /// (#131008) a required field is missing.
     pub fn missing(details: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, 131008, "(#131008) Required parameter is missing").details(details)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            131008,
+            "(#131008) Required parameter is missing",
+        )
+        .details(details)
     }
 
     /// (#131009) a field's value is not allowed.
     pub fn bad_value(details: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, 131009, "(#131009) Parameter value is not valid").details(details)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            131009,
+            "(#131009) Parameter value is not valid",
+        )
+        .details(details)
     }
 
     /// 190 / 463: the token is wrong or expired (HTTP 401).
@@ -135,7 +149,11 @@ impl GraphFailure {
 
     /// An API version the Graph API does not know (`/v1/…`, `/latest/…`).
     pub fn unknown_path(path: &str) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, 2500, format!("Unknown path components: {path}"))
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            2500,
+            format!("Unknown path components: {path}"),
+        )
     }
 
     /// A call that was left hanging; whoever is still waiting gets this.
@@ -233,10 +251,7 @@ impl AsyncFailure {
     /// The failures Meta reports by webhook rather than on the call.
     pub fn for_code(code: i64) -> Option<Self> {
         let (title, details) = match code {
-            131026 => (
-                "Message undeliverable",
-                "Message Undeliverable.",
-            ),
+            131026 => ("Message undeliverable", "Message Undeliverable."),
             131047 => (
                 "Re-engagement message",
                 "Message failed to send because more than 24 hours have passed since the customer last replied to this number.",
@@ -259,7 +274,11 @@ impl AsyncFailure {
             ),
             _ => return None,
         };
-        Some(Self { code, title, details })
+        Some(Self {
+            code,
+            title,
+            details,
+        })
     }
 
     /// The `errors[]` item of the status.
@@ -337,7 +356,9 @@ impl Pattern {
             Self::TokenExpired => Some(Injected::Sync(GraphFailure::token(true))),
             Self::Hang => (n == 1).then_some(Injected::Hang),
             Self::Throughput => (n == 1).then(|| Injected::Sync(GraphFailure::for_code(130429))),
-            Self::ServerError => (n <= http_500_count).then(|| Injected::Sync(GraphFailure::internal())),
+            Self::ServerError => {
+                (n <= http_500_count).then(|| Injected::Sync(GraphFailure::internal()))
+            }
             Self::PairRate => (n == 1).then(|| Injected::Sync(GraphFailure::for_code(131056))),
         }
     }
@@ -362,12 +383,16 @@ mod tests {
         assert_eq!(Pattern::of("16505556056"), Some(Pattern::PairRate));
         assert_eq!(Pattern::of("16505551234"), None);
         assert_eq!(Pattern::of("12"), None);
-        assert!(matches!(Pattern::Throughput.effect(1, 3), Some(Injected::Sync(f)) if f.code == 130429));
+        assert!(
+            matches!(Pattern::Throughput.effect(1, 3), Some(Injected::Sync(f)) if f.code == 130429)
+        );
         assert_eq!(Pattern::Throughput.effect(2, 3), None);
         assert!(Pattern::ServerError.effect(3, 3).is_some());
         assert!(Pattern::ServerError.effect(4, 3).is_none());
         assert_eq!(Pattern::Hang.effect(1, 3), Some(Injected::Hang));
-        assert!(matches!(Pattern::Undeliverable.effect(9, 3), Some(Injected::Async(a)) if a.code == 131026));
+        assert!(
+            matches!(Pattern::Undeliverable.effect(9, 3), Some(Injected::Async(a)) if a.code == 131026)
+        );
     }
 
     #[test]
@@ -380,9 +405,18 @@ mod tests {
         let b = GraphFailure::invalid_parameter("x").body();
         assert_eq!(b["error"]["message"], "(#100) Invalid parameter");
         assert_eq!(b["error"]["error_data"]["details"], "x");
-        assert_eq!(GraphFailure::internal().status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            GraphFailure::internal().status,
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
         assert!(matches!(injected_code(131047), Injected::Async(_)));
         assert!(matches!(injected_code(368), Injected::Sync(f) if f.code == 368));
-        assert!(AsyncFailure::for_code(131047).unwrap().to_json()["error_data"]["details"].as_str().unwrap().len() > 10);
+        assert!(
+            AsyncFailure::for_code(131047).unwrap().to_json()["error_data"]["details"]
+                .as_str()
+                .unwrap()
+                .len()
+                > 10
+        );
     }
 }

@@ -28,26 +28,42 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/graph/{version}/{id}", get(object))
         .route("/graph/{version}/{id}/messages", post(messages))
-        .route("/graph/{version}/{id}/message_templates", get(message_templates))
+        .route(
+            "/graph/{version}/{id}/message_templates",
+            get(message_templates),
+        )
         .route("/media/{id}", get(download))
 }
 
 /// Compares two secrets without an early exit.
 fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
-    v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")).or_else(|| v.strip_prefix("OAuth ")).map(str::trim)
+    v.strip_prefix("Bearer ")
+        .or_else(|| v.strip_prefix("bearer "))
+        .or_else(|| v.strip_prefix("OAuth "))
+        .map(str::trim)
 }
 
 fn check_version(version: &str, path: &str) -> Result<(), GraphFailure> {
     let ok = version
         .strip_prefix('v')
         .and_then(|r| r.split_once('.'))
-        .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty() && a.bytes().chain(b.bytes()).all(|c| c.is_ascii_digit()));
-    if ok { Ok(()) } else { Err(GraphFailure::unknown_path(path)) }
+        .is_some_and(|(a, b)| {
+            !a.is_empty() && !b.is_empty() && a.bytes().chain(b.bytes()).all(|c| c.is_ascii_digit())
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(GraphFailure::unknown_path(path))
+    }
 }
 
 impl Sandbox {
@@ -74,7 +90,11 @@ impl Sandbox {
             .ok()
             .flatten()
             .ok_or_else(|| GraphFailure::token(false))?;
-        if same_secret(presented, token.expose()) { Ok(()) } else { Err(GraphFailure::token(false)) }
+        if same_secret(presented, token.expose()) {
+            Ok(())
+        } else {
+            Err(GraphFailure::token(false))
+        }
     }
 }
 
@@ -92,14 +112,26 @@ impl From<GraphFailure> for Reply {
 }
 
 /// `POST /graph/{version}/{phone-number-id}/messages`: sends and mark-as-read.
-async fn messages(Extension(sb): Extension<Sandbox>, Path((version, pnid)): Path<(String, String)>, headers: HeaderMap, body: Bytes) -> Response {
+async fn messages(
+    Extension(sb): Extension<Sandbox>,
+    Path((version, pnid)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if let Err(f) = check_version(&version, &format!("/{version}/{pnid}/messages")) {
         return f.into_response();
     }
     let Some(channel) = sb.channel_by_pnid(&pnid).await else {
         return GraphFailure::unknown_object("post", &pnid).into_response();
     };
-    let mut call = Call { at: Utc::now(), operation: "send", to: None, http_status: 200, error_code: None, wamid: None };
+    let mut call = Call {
+        at: Utc::now(),
+        operation: "send",
+        to: None,
+        http_status: 200,
+        error_code: None,
+        wamid: None,
+    };
     let reply = match sb.authorised(&channel, &headers).await {
         Ok(()) => messages_inner(&sb, &channel, &body, &mut call).await,
         Err(f) => Reply::Fail(f),
@@ -145,7 +177,13 @@ async fn messages_inner(sb: &Sandbox, channel: &Channel, body: &[u8], call: &mut
     };
     let key = send.target.key().to_owned();
     call.to = Some(key.clone());
-    let business: String = channel.display_phone_number.as_deref().unwrap_or_default().chars().filter(char::is_ascii_digit).collect();
+    let business: String = channel
+        .display_phone_number
+        .as_deref()
+        .unwrap_or_default()
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
     if matches!(&send.target, Target::Phone { wa_id, .. } if *wa_id == business) {
         return GraphFailure::for_code(131021).into();
     }
@@ -153,7 +191,9 @@ async fn messages_inner(sb: &Sandbox, channel: &Channel, body: &[u8], call: &mut
         Some(t) => match template_definition(sb, channel, &t.name, &t.language).await {
             Some(def) => {
                 let (header, body) = templates::expected_params(&def);
-                if def.get("components").is_some() && (header, body) != (t.header_params, t.body_params) {
+                if def.get("components").is_some()
+                    && (header, body) != (t.header_params, t.body_params)
+                {
                     return GraphFailure::for_code(132000)
                         .with_details(format!(
                             "The template {} ({}) expects {body} body and {header} header parameters; the request has {} and {}.",
@@ -165,15 +205,26 @@ async fn messages_inner(sb: &Sandbox, channel: &Channel, body: &[u8], call: &mut
             }
             None => {
                 return GraphFailure::for_code(132001)
-                    .with_details(format!("template name ({}) does not exist in {} (or is not approved)", t.name, t.language))
+                    .with_details(format!(
+                        "template name ({}) does not exist in {} (or is not approved)",
+                        t.name, t.language
+                    ))
                     .into();
             }
         },
         None => None,
     };
-    let injected = if sb.take_rearmed(channel, "fail_next_n_with_timeout", settings.fail_next_n_with_timeout) {
+    let injected = if sb.take_rearmed(
+        channel,
+        "fail_next_n_with_timeout",
+        settings.fail_next_n_with_timeout,
+    ) {
         Some(Injected::Hang)
-    } else if sb.take_rearmed(channel, "fail_next_n_with_500", settings.fail_next_n_with_500) {
+    } else if sb.take_rearmed(
+        channel,
+        "fail_next_n_with_500",
+        settings.fail_next_n_with_500,
+    ) {
         Some(Injected::Sync(GraphFailure::internal()))
     } else if let Some(code) = settings.fail_with {
         Some(injected_code(code))
@@ -187,22 +238,32 @@ async fn messages_inner(sb: &Sandbox, channel: &Channel, body: &[u8], call: &mut
     match injected {
         Some(Injected::Sync(f)) => return f.into(),
         Some(Injected::Hang) => {
-            let d = settings.hang.unwrap_or_else(|| sb.app().config.whatsapp.timeout() + Duration::from_secs(1));
+            let d = settings
+                .hang
+                .unwrap_or_else(|| sb.app().config.whatsapp.timeout() + Duration::from_secs(1));
             return Reply::Hang(d);
         }
         Some(Injected::Async(a)) => failure = Some(a),
         None => {}
     }
     let now = Utc::now();
-    let window_open = sb.customer(channel.id, &key).is_some_and(|c| c.window_open(now));
+    let window_open = sb
+        .customer(channel.id, &key)
+        .is_some_and(|c| c.window_open(now));
     if failure.is_none() && send.template.is_none() && settings.window_check && !window_open {
         failure = AsyncFailure::for_code(131047);
     }
     let wamid = accept(sb, channel, &send, template.as_ref(), window_open);
     call.wamid = Some(wamid.clone());
     let plan = match failure {
-        Some(failure) => Plan::Fail { after: settings.delays.sent, failure },
-        None => Plan::Deliver { delays: settings.delays, auto_read: settings.auto_read },
+        Some(failure) => Plan::Fail {
+            after: settings.delays.sent,
+            failure,
+        },
+        None => Plan::Deliver {
+            delays: settings.delays,
+            auto_read: settings.auto_read,
+        },
     };
     spawn_statuses(sb.clone(), channel.id, key, wamid.clone(), plan);
     let contact = match &send.target {
@@ -213,17 +274,34 @@ async fn messages_inner(sb: &Sandbox, channel: &Channel, body: &[u8], call: &mut
     if send.template.is_some() {
         message["message_status"] = json!("accepted");
     }
-    Reply::Answer(json!({ "messaging_product": "whatsapp", "contacts": [contact], "messages": [message] }))
+    Reply::Answer(
+        json!({ "messaging_product": "whatsapp", "contacts": [contact], "messages": [message] }),
+    )
 }
 
 /// The approved template of this name and language: the sandbox catalog, or one registered in
 /// the channel's tenant.
-async fn template_definition(sb: &Sandbox, channel: &Channel, name: &str, language: &str) -> Option<Value> {
-    let approved = |v: &Value| v.get("status").and_then(Value::as_str).is_none_or(|s| s.eq_ignore_ascii_case("approved"));
+async fn template_definition(
+    sb: &Sandbox,
+    channel: &Channel,
+    name: &str,
+    language: &str,
+) -> Option<Value> {
+    let approved = |v: &Value| {
+        v.get("status")
+            .and_then(Value::as_str)
+            .is_none_or(|s| s.eq_ignore_ascii_case("approved"))
+    };
     if let Some(t) = templates::find(name, language) {
         return approved(&t).then_some(t);
     }
-    let stored = sb.app().store.template(channel.tenant_id, name, language).await.ok().flatten()?;
+    let stored = sb
+        .app()
+        .store
+        .template(channel.tenant_id, name, language)
+        .await
+        .ok()
+        .flatten()?;
     if !stored.status.eq_ignore_ascii_case("approved") {
         return None;
     }
@@ -237,12 +315,22 @@ async fn template_definition(sb: &Sandbox, channel: &Channel, name: &str, langua
 }
 
 /// Records an accepted send in the customer's conversation; returns its `wamid`.
-fn accept(sb: &Sandbox, channel: &Channel, send: &SendRequest, template: Option<&Value>, window_open: bool) -> String {
+fn accept(
+    sb: &Sandbox,
+    channel: &Channel,
+    send: &SendRequest,
+    template: Option<&Value>,
+    window_open: bool,
+) -> String {
     let key = send.target.key();
     let wamid = numbers::wamid(key, true);
     let now = Utc::now();
     let category = match template {
-        Some(t) => t.get("category").and_then(Value::as_str).unwrap_or("UTILITY").to_ascii_lowercase(),
+        Some(t) => t
+            .get("category")
+            .and_then(Value::as_str)
+            .unwrap_or("UTILITY")
+            .to_ascii_lowercase(),
         None => "service".to_owned(),
     };
     let pricing_type = match (template.is_some(), category.as_str()) {
@@ -260,7 +348,11 @@ fn accept(sb: &Sandbox, channel: &Channel, send: &SendRequest, template: Option<
                 Some(until.timestamp())
             }
         };
-        let conversation_id = c.conversation.as_ref().map(|(id, _)| id.clone()).unwrap_or_default();
+        let conversation_id = c
+            .conversation
+            .as_ref()
+            .map(|(id, _)| id.clone())
+            .unwrap_or_default();
         c.push(Entry {
             id: wamid.clone(),
             direction: "out",
@@ -268,7 +360,10 @@ fn accept(sb: &Sandbox, channel: &Channel, send: &SendRequest, template: Option<
             text,
             content: send.body.clone(),
             status: "accepted".into(),
-            statuses: vec![StatusAt { status: "accepted".into(), timestamp: now }],
+            statuses: vec![StatusAt {
+                status: "accepted".into(),
+                timestamp: now,
+            }],
             error: None,
             timestamp: now,
             buttons,
@@ -307,46 +402,79 @@ fn preview(kind: &str, body: &Value, template: Option<&Value>) -> (Option<String
         }
         "location" => Some(format!(
             "[location] {}",
-            s(&obj, &["name"]).or_else(|| s(&obj, &["address"])).unwrap_or_else(|| format!("{}, {}", obj["latitude"], obj["longitude"]))
+            s(&obj, &["name"])
+                .or_else(|| s(&obj, &["address"]))
+                .unwrap_or_else(|| format!("{}, {}", obj["latitude"], obj["longitude"]))
         )),
         "contacts" => Some(format!(
             "[contact] {}",
-            body["contacts"][0]["name"]["formatted_name"].as_str().unwrap_or_default()
+            body["contacts"][0]["name"]["formatted_name"]
+                .as_str()
+                .unwrap_or_default()
         )),
-        "reaction" => Some(format!("[reaction] {}", s(&obj, &["emoji"]).unwrap_or_default())),
+        "reaction" => Some(format!(
+            "[reaction] {}",
+            s(&obj, &["emoji"]).unwrap_or_default()
+        )),
         "interactive" => {
             let itype = s(&obj, &["type"]).unwrap_or_default();
             if let Some(list) = obj["action"]["buttons"].as_array() {
                 for b in list {
-                    if let (Some(id), Some(title)) = (s(b, &["reply", "id"]), s(b, &["reply", "title"])) {
-                        buttons.push(Button { reply_type: "button_reply", id, title });
+                    if let (Some(id), Some(title)) =
+                        (s(b, &["reply", "id"]), s(b, &["reply", "title"]))
+                    {
+                        buttons.push(Button {
+                            reply_type: "button_reply",
+                            id,
+                            title,
+                        });
                     }
                 }
             }
             for section in obj["action"]["sections"].as_array().into_iter().flatten() {
                 for row in section["rows"].as_array().into_iter().flatten() {
                     if let (Some(id), Some(title)) = (s(row, &["id"]), s(row, &["title"])) {
-                        buttons.push(Button { reply_type: "list_reply", id, title });
+                        buttons.push(Button {
+                            reply_type: "list_reply",
+                            id,
+                            title,
+                        });
                     }
                 }
             }
-            let parts: Vec<String> = [s(&obj, &["header", "text"]), s(&obj, &["body", "text"]), s(&obj, &["footer", "text"])]
-                .into_iter()
-                .flatten()
-                .collect();
+            let parts: Vec<String> = [
+                s(&obj, &["header", "text"]),
+                s(&obj, &["body", "text"]),
+                s(&obj, &["footer", "text"]),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
             let extra = match itype.as_str() {
-                "cta_url" => s(&obj, &["action", "parameters", "display_text"]).map(|d| format!("[{d}]")),
+                "cta_url" => {
+                    s(&obj, &["action", "parameters", "display_text"]).map(|d| format!("[{d}]"))
+                }
                 "list" => s(&obj, &["action", "button"]).map(|d| format!("[{d}]")),
                 _ => None,
             };
-            Some(parts.into_iter().chain(extra).collect::<Vec<_>>().join("\n\n"))
+            Some(
+                parts
+                    .into_iter()
+                    .chain(extra)
+                    .collect::<Vec<_>>()
+                    .join("\n\n"),
+            )
         }
         "template" => {
             let comps = obj.get("components");
             match template {
                 Some(def) => {
                     for (id, title) in templates::quick_replies(def, comps) {
-                        buttons.push(Button { reply_type: "button", id, title });
+                        buttons.push(Button {
+                            reply_type: "button",
+                            id,
+                            title,
+                        });
                     }
                     Some(templates::render(def, comps))
                 }
@@ -360,16 +488,33 @@ fn preview(kind: &str, body: &Value, template: Option<&Value>) -> (Option<String
 
 impl Sandbox {
     /// The business marks a customer's message read (and, as WhatsApp does, every earlier one).
-    fn business_read(&self, channel: &Channel, message_id: &str, typing: bool) -> Result<(), GraphFailure> {
+    fn business_read(
+        &self,
+        channel: &Channel,
+        message_id: &str,
+        typing: bool,
+    ) -> Result<(), GraphFailure> {
         let now = Utc::now();
         let found = self.with_channel(channel.id, |c| {
             for customer in c.customers.values_mut() {
-                let Some(pos) = customer.messages.iter().position(|m| m.id == message_id && m.direction == "in") else {
+                let Some(pos) = customer
+                    .messages
+                    .iter()
+                    .position(|m| m.id == message_id && m.direction == "in")
+                else {
                     continue;
                 };
-                for m in customer.messages.iter_mut().take(pos + 1).filter(|m| m.direction == "in" && m.status != "read") {
+                for m in customer
+                    .messages
+                    .iter_mut()
+                    .take(pos + 1)
+                    .filter(|m| m.direction == "in" && m.status != "read")
+                {
                     m.status = "read".into();
-                    m.statuses.push(StatusAt { status: "read".into(), timestamp: now });
+                    m.statuses.push(StatusAt {
+                        status: "read".into(),
+                        timestamp: now,
+                    });
                 }
                 if typing {
                     customer.typing_until = Some(now + chrono::Duration::seconds(25));
@@ -381,7 +526,9 @@ impl Sandbox {
         if found || message_id.starts_with("wamid.") {
             Ok(())
         } else {
-            Err(GraphFailure::invalid_parameter(format!("Invalid message_id: \"{message_id}\" is not a message this number received.")))
+            Err(GraphFailure::invalid_parameter(format!(
+                "Invalid message_id: \"{message_id}\" is not a message this number received."
+            )))
         }
     }
 }
@@ -397,15 +544,21 @@ async fn object(
         return f.into_response();
     }
     if let Some(channel) = sb.channel_by_pnid(&id).await {
-        let reply = sb.authorised(&channel, &headers).await.map(|()| phone_number(&channel, q.get("fields")));
-        sb.record_call(channel.id, Call {
-            at: Utc::now(),
-            operation: "health",
-            to: None,
-            http_status: reply.as_ref().map_or_else(|f| f.status.as_u16(), |_| 200),
-            error_code: reply.as_ref().err().map(|f| f.code),
-            wamid: None,
-        });
+        let reply = sb
+            .authorised(&channel, &headers)
+            .await
+            .map(|()| phone_number(&channel, q.get("fields")));
+        sb.record_call(
+            channel.id,
+            Call {
+                at: Utc::now(),
+                operation: "health",
+                to: None,
+                http_status: reply.as_ref().map_or_else(|f| f.status.as_u16(), |_| 200),
+                error_code: reply.as_ref().err().map(|f| f.code),
+                wamid: None,
+            },
+        );
         return match reply {
             Ok(v) => Json(v).into_response(),
             Err(f) => f.into_response(),
@@ -421,7 +574,10 @@ async fn object(
         if let Some(p) = q.get("phone_number_id")
             && Some(p) != channel.phone_number_id.as_ref()
         {
-            return GraphFailure::invalid_parameter("The media does not belong to this phone_number_id.").into_response();
+            return GraphFailure::invalid_parameter(
+                "The media does not belong to this phone_number_id.",
+            )
+            .into_response();
         }
         let url = format!(
             "{}/sandbox/media/{id}?mid={id}&ext={}&hash={}",
@@ -473,8 +629,14 @@ fn cursor(position: usize) -> String {
 }
 
 fn position(cursor: &str) -> Option<usize> {
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor.trim()).ok()?;
-    String::from_utf8(raw).ok()?.strip_prefix("position:")?.parse().ok()
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor.trim())
+        .ok()?;
+    String::from_utf8(raw)
+        .ok()?
+        .strip_prefix("position:")?
+        .parse()
+        .ok()
 }
 
 /// `GET /graph/{version}/{waba-id}/message_templates`: the sandbox catalog, paginated with
@@ -489,7 +651,10 @@ async fn message_templates(
         return f.into_response();
     }
     let channels: Vec<Channel> = match sb.app().store.channels_by_waba(&waba).await {
-        Ok(list) => list.into_iter().filter(|c| c.kind == ChannelKind::Sandbox).collect(),
+        Ok(list) => list
+            .into_iter()
+            .filter(|c| c.kind == ChannelKind::Sandbox)
+            .collect(),
         Err(_) => Vec::new(),
     };
     let mut owner = None;
@@ -506,14 +671,31 @@ async fn message_templates(
             GraphFailure::token(false).into_response()
         };
     };
-    let filter = |t: &Value, key: &str| q.get(key).is_none_or(|want| t.get(key).and_then(Value::as_str).is_some_and(|v| v.eq_ignore_ascii_case(want)));
+    let filter = |t: &Value, key: &str| {
+        q.get(key).is_none_or(|want| {
+            t.get(key)
+                .and_then(Value::as_str)
+                .is_some_and(|v| v.eq_ignore_ascii_case(want))
+        })
+    };
     let all: Vec<Value> = templates::catalog()
         .into_iter()
-        .filter(|t| ["name", "status", "language", "category"].iter().all(|k| filter(t, k)))
+        .filter(|t| {
+            ["name", "status", "language", "category"]
+                .iter()
+                .all(|k| filter(t, k))
+        })
         .collect();
-    let limit = q.get("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(25).clamp(1, 100);
+    let limit = q
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(25)
+        .clamp(1, 100);
     let end_of = |start: usize| (start + limit).min(all.len());
-    let (start, end) = match (q.get("after").and_then(|c| position(c)), q.get("before").and_then(|c| position(c))) {
+    let (start, end) = match (
+        q.get("after").and_then(|c| position(c)),
+        q.get("before").and_then(|c| position(c)),
+    ) {
         (Some(after), _) => (after.min(all.len()), end_of(after.min(all.len()))),
         (None, Some(before)) => {
             let end = before.min(all.len());
@@ -521,7 +703,17 @@ async fn message_templates(
         }
         (None, None) => (0, end_of(0)),
     };
-    sb.record_call(channel.id, Call { at: Utc::now(), operation: "templates", to: None, http_status: 200, error_code: None, wamid: None });
+    sb.record_call(
+        channel.id,
+        Call {
+            at: Utc::now(),
+            operation: "templates",
+            to: None,
+            http_status: 200,
+            error_code: None,
+            wamid: None,
+        },
+    );
     let mut paging = json!({ "cursors": { "before": cursor(start), "after": cursor(end) } });
     if end < all.len() {
         paging["next"] = json!(format!(
@@ -542,7 +734,11 @@ async fn message_templates(
 
 /// `GET /media/{id}`: the bytes of a customer's media, with the channel's token (as Meta's
 /// lookaside URLs require).
-async fn download(Extension(sb): Extension<Sandbox>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+async fn download(
+    Extension(sb): Extension<Sandbox>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let Some(media) = sb.media(&id) else {
         return (StatusCode::NOT_FOUND, "media not found").into_response();
     };
@@ -552,7 +748,17 @@ async fn download(Extension(sb): Extension<Sandbox>, Path(id): Path<String>, hea
     if let Err(f) = sb.authorised(&channel, &headers).await {
         return f.into_response();
     }
-    sb.record_call(channel.id, Call { at: Utc::now(), operation: "media", to: None, http_status: 200, error_code: None, wamid: None });
+    sb.record_call(
+        channel.id,
+        Call {
+            at: Utc::now(),
+            operation: "media",
+            to: None,
+            http_status: 200,
+            error_code: None,
+            wamid: None,
+        },
+    );
     let mime = media.mime_type.clone();
     ([(header::CONTENT_TYPE, mime)], media.bytes.to_vec()).into_response()
 }
@@ -591,6 +797,11 @@ mod tests {
                 {"type": "text", "text": "Sam"}, {"type": "text", "text": "#1"}, {"type": "text", "text": "shipped"}]}]}}),
             Some(&def),
         );
-        assert_eq!(t.as_deref(), Some("Hi Sam, your order #1 is shipped. Reply to this message if you have any questions."));
+        assert_eq!(
+            t.as_deref(),
+            Some(
+                "Hi Sam, your order #1 is shipped. Reply to this message if you have any questions."
+            )
+        );
     }
 }

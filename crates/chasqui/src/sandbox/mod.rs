@@ -73,9 +73,16 @@ pub fn routes(state: &AppState) -> Router<AppState> {
 /// the socket is bound): a generated phone number id and WABA id, `+1 555 010 0001`, random
 /// `access_token` and `app_secret`, `settings.base_url` pointing at this server's own
 /// `/sandbox/graph`, and the sandbox templates already in the tenant's template list.
-pub async fn create_demo_channel(store: &Store, keys: &MasterKeys, tenant: TenantId, addr: SocketAddr) -> anyhow::Result<Channel> {
+pub async fn create_demo_channel(
+    store: &Store,
+    keys: &MasterKeys,
+    tenant: TenantId,
+    addr: SocketAddr,
+) -> anyhow::Result<Channel> {
     let new = new_channel("Sandbox", "+1 555 010 0001", &graph_base_url(addr));
-    let channel = store.create_channel(tenant, &keys.current(), new, "system").await?;
+    let channel = store
+        .create_channel(tenant, &keys.current(), new, "system")
+        .await?;
     seed_templates(store, tenant, channel.id).await?;
     tracing::info!(channel_id = %channel.id, "created the demo tenant's sandbox channel");
     Ok(channel)
@@ -108,7 +115,10 @@ pub fn new_channel(name: &str, display_phone_number: &str, base_url: &str) -> Ne
             },
         }),
         secrets: vec![
-            ("access_token".into(), Secret::new(format!("EAASANDBOX{}", numbers::token(48)))),
+            (
+                "access_token".into(),
+                Secret::new(format!("EAASANDBOX{}", numbers::token(48))),
+            ),
             ("app_secret".into(), Secret::new(numbers::hex_id(32))),
             ("verify_token".into(), Secret::new(numbers::token(24))),
         ],
@@ -116,9 +126,18 @@ pub fn new_channel(name: &str, display_phone_number: &str, base_url: &str) -> Ne
 }
 
 /// Puts the sandbox's approved templates in the tenant's template list.
-pub async fn seed_templates(store: &Store, tenant: TenantId, channel: ChannelId) -> anyhow::Result<()> {
+pub async fn seed_templates(
+    store: &Store,
+    tenant: TenantId,
+    channel: ChannelId,
+) -> anyhow::Result<()> {
     for t in templates::catalog() {
-        let s = |k: &str| t.get(k).and_then(Value::as_str).unwrap_or_default().to_ascii_lowercase();
+        let s = |k: &str| {
+            t.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_ascii_lowercase()
+        };
         let (name, language, category, status) = (
             t["name"].as_str().unwrap_or_default(),
             t["language"].as_str().unwrap_or_default(),
@@ -189,7 +208,10 @@ impl Delays {
             }
             Some(Value::Object(m)) => {
                 let get = |k: &str, d: Duration| {
-                    m.get(k).and_then(Value::as_u64).map(|ms| Duration::from_millis(ms.min(CAP))).unwrap_or(d)
+                    m.get(k)
+                        .and_then(Value::as_u64)
+                        .map(|ms| Duration::from_millis(ms.min(CAP)))
+                        .unwrap_or(d)
                 };
                 Delays {
                     sent: get("sent", Self::DEFAULT.sent),
@@ -232,18 +254,31 @@ impl Settings {
     pub fn of(channel: &Channel) -> Self {
         let s = channel.settings.get("sandbox");
         let get = |k: &str| s.and_then(|s| s.get(k));
-        let count = |k: &str| get(k).and_then(Value::as_u64).map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX));
+        let count = |k: &str| {
+            get(k)
+                .and_then(Value::as_u64)
+                .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX))
+        };
         Self {
             delays: Delays::from_setting(get("delays_ms")),
             auto_read: get("auto_read").and_then(Value::as_bool).unwrap_or(true),
             window_check: get("window_check").and_then(Value::as_bool).unwrap_or(true),
             fail_next_n_with_500: count("fail_next_n_with_500"),
             fail_next_n_with_timeout: count("fail_next_n_with_timeout"),
-            fail_with: get("fail_with").and_then(|v| v.as_i64().or_else(|| v.get("code").and_then(Value::as_i64))),
-            token_expired: get("token_expired").and_then(Value::as_bool).unwrap_or(false),
-            http_500_count: get("http_500_count").and_then(Value::as_u64).map_or(3, |n| u32::try_from(n).unwrap_or(u32::MAX)),
-            hang: get("hang_ms").and_then(Value::as_u64).map(|ms| Duration::from_millis(ms.min(600_000))),
-            webhook_url: get("webhook_url").and_then(Value::as_str).map(str::to_owned),
+            fail_with: get("fail_with")
+                .and_then(|v| v.as_i64().or_else(|| v.get("code").and_then(Value::as_i64))),
+            token_expired: get("token_expired")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            http_500_count: get("http_500_count")
+                .and_then(Value::as_u64)
+                .map_or(3, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+            hang: get("hang_ms")
+                .and_then(Value::as_u64)
+                .map(|ms| Duration::from_millis(ms.min(600_000))),
+            webhook_url: get("webhook_url")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
         }
     }
 }
@@ -354,7 +389,8 @@ impl Customer {
 
     /// Whether the 24-hour customer-service window is open at `now`.
     pub fn window_open(&self, now: DateTime<Utc>) -> bool {
-        self.last_inbound.is_some_and(|t| now - t < chrono::Duration::hours(24))
+        self.last_inbound
+            .is_some_and(|t| now - t < chrono::Duration::hours(24))
     }
 }
 
@@ -445,7 +481,10 @@ impl Sandbox {
     }
 
     fn memory(&self) -> std::sync::MutexGuard<'_, Memory> {
-        self.inner.memory.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner
+            .memory
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn with_channel<R>(&self, channel: ChannelId, f: impl FnOnce(&mut ChannelMemory) -> R) -> R {
@@ -454,15 +493,31 @@ impl Sandbox {
     }
 
     /// Runs `f` on a customer of a channel, creating them if needed.
-    pub fn with_customer<R>(&self, channel: ChannelId, key: &str, f: impl FnOnce(&mut Customer) -> R) -> R {
+    pub fn with_customer<R>(
+        &self,
+        channel: ChannelId,
+        key: &str,
+        f: impl FnOnce(&mut Customer) -> R,
+    ) -> R {
         self.with_channel(channel, |c| {
             if !c.customers.contains_key(key) && c.customers.len() >= MAX_CUSTOMERS_PER_CHANNEL {
                 // Forget the customer who wrote least recently.
-                if let Some(oldest) = c.customers.values().min_by_key(|c| c.last_inbound).map(|c| c.key.clone()) {
+                if let Some(oldest) = c
+                    .customers
+                    .values()
+                    .min_by_key(|c| c.last_inbound)
+                    .map(|c| c.key.clone())
+                {
                     c.customers.remove(&oldest);
                 }
             }
-            let customer = c.customers.entry(key.to_owned()).or_insert_with(|| Customer { key: key.to_owned(), ..Customer::default() });
+            let customer = c
+                .customers
+                .entry(key.to_owned())
+                .or_insert_with(|| Customer {
+                    key: key.to_owned(),
+                    ..Customer::default()
+                });
             f(customer)
         })
     }
@@ -474,7 +529,8 @@ impl Sandbox {
 
     /// Every customer of a channel, most recent activity first.
     pub fn customers(&self, channel: ChannelId) -> Vec<Customer> {
-        let mut all: Vec<Customer> = self.with_channel(channel, |c| c.customers.values().cloned().collect());
+        let mut all: Vec<Customer> =
+            self.with_channel(channel, |c| c.customers.values().cloned().collect());
         all.sort_by_key(|c| std::cmp::Reverse(c.messages.back().map(|m| m.timestamp)));
         all
     }
@@ -482,7 +538,10 @@ impl Sandbox {
     /// Counts one more call of a recipient pattern; returns the count including this one.
     fn count_pattern(&self, channel: ChannelId, pattern: &'static str, key: &str) -> u32 {
         self.with_channel(channel, |c| {
-            let n = c.pattern_calls.entry((pattern, key.to_owned())).or_insert(0);
+            let n = c
+                .pattern_calls
+                .entry((pattern, key.to_owned()))
+                .or_insert(0);
             *n += 1;
             *n
         })
@@ -523,7 +582,12 @@ impl Sandbox {
     }
 
     /// Keeps a media file; returns its id.
-    pub fn put_media(&self, channel: ChannelId, mime_type: &str, bytes: Vec<u8>) -> (String, Media) {
+    pub fn put_media(
+        &self,
+        channel: ChannelId,
+        mime_type: &str,
+        bytes: Vec<u8>,
+    ) -> (String, Media) {
         use sha2::Digest;
         let id = numbers::numeric_id(16);
         let media = Media {
@@ -550,21 +614,38 @@ impl Sandbox {
 
     /// Moves an outbound message forward to `status` (never backwards, never out of `failed`);
     /// returns the status object for the webhook when it moved.
-    pub fn advance(&self, channel: ChannelId, key: &str, wamid: &str, status: &str, error: Option<&failures::AsyncFailure>) -> Option<Value> {
+    pub fn advance(
+        &self,
+        channel: ChannelId,
+        key: &str,
+        wamid: &str,
+        status: &str,
+        error: Option<&failures::AsyncFailure>,
+    ) -> Option<Value> {
         let now = Utc::now();
         self.with_channel(channel, |c| {
             let customer = c.customers.get_mut(key)?;
-            let entry = customer.messages.iter_mut().find(|m| m.id == wamid && m.direction == "out")?;
-            if entry.status == "failed" || (status != "failed" && rank(status) <= rank(&entry.status)) {
+            let entry = customer
+                .messages
+                .iter_mut()
+                .find(|m| m.id == wamid && m.direction == "out")?;
+            if entry.status == "failed"
+                || (status != "failed" && rank(status) <= rank(&entry.status))
+            {
                 return None;
             }
             entry.status = status.to_owned();
-            entry.statuses.push(StatusAt { status: status.to_owned(), timestamp: now });
+            entry.statuses.push(StatusAt {
+                status: status.to_owned(),
+                timestamp: now,
+            });
             if let Some(e) = error {
                 entry.error = Some(e.to_json());
             }
             let first = status == "sent";
-            Some(webhooks::status_object(entry, key, status, now, first, error))
+            Some(webhooks::status_object(
+                entry, key, status, now, first, error,
+            ))
         })
     }
 }
@@ -577,22 +658,41 @@ mod tests {
     fn delays_read_numbers_and_objects() {
         assert_eq!(Delays::from_setting(None), Delays::DEFAULT);
         let zero = Delays::from_setting(Some(&json!(0)));
-        assert_eq!((zero.sent, zero.delivered, zero.read), (Duration::ZERO, Duration::ZERO, Duration::ZERO));
+        assert_eq!(
+            (zero.sent, zero.delivered, zero.read),
+            (Duration::ZERO, Duration::ZERO, Duration::ZERO)
+        );
         let d = Delays::from_setting(Some(&json!({"read": 5000})));
-        assert_eq!((d.sent, d.read), (Duration::from_millis(200), Duration::from_millis(5000)));
+        assert_eq!(
+            (d.sent, d.read),
+            (Duration::from_millis(200), Duration::from_millis(5000))
+        );
         let n = Delays::from_setting(Some(&json!(100)));
         assert_eq!(n.read, Duration::from_millis(300));
     }
 
     #[test]
     fn base_urls_reach_this_server() {
-        assert_eq!(graph_base_url("0.0.0.0:8080".parse().unwrap()), "http://127.0.0.1:8080/sandbox/graph");
-        assert_eq!(graph_base_url("[::]:8080".parse().unwrap()), "http://[::1]:8080/sandbox/graph");
-        assert_eq!(graph_base_url("10.1.2.3:80".parse().unwrap()), "http://10.1.2.3:80/sandbox/graph");
+        assert_eq!(
+            graph_base_url("0.0.0.0:8080".parse().unwrap()),
+            "http://127.0.0.1:8080/sandbox/graph"
+        );
+        assert_eq!(
+            graph_base_url("[::]:8080".parse().unwrap()),
+            "http://[::1]:8080/sandbox/graph"
+        );
+        assert_eq!(
+            graph_base_url("10.1.2.3:80".parse().unwrap()),
+            "http://10.1.2.3:80/sandbox/graph"
+        );
     }
 
     #[test]
     fn statuses_only_move_forward() {
-        assert!(rank("read") > rank("delivered") && rank("delivered") > rank("sent") && rank("sent") > rank("accepted"));
+        assert!(
+            rank("read") > rank("delivered")
+                && rank("delivered") > rank("sent")
+                && rank("sent") > rank("accepted")
+        );
     }
 }

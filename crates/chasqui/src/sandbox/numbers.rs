@@ -54,10 +54,20 @@ pub fn wamid(wa_id: &str, outbound: bool) -> String {
     let reference = random_hex(if outbound { 18 } else { 32 });
     let mut raw = vec![0x1c, 0x18, wa_id.len() as u8];
     raw.extend_from_slice(wa_id.as_bytes());
-    raw.extend_from_slice(&[0x15, 0x02, 0x00, if outbound { 0x11 } else { 0x12 }, 0x18, reference.len() as u8]);
+    raw.extend_from_slice(&[
+        0x15,
+        0x02,
+        0x00,
+        if outbound { 0x11 } else { 0x12 },
+        0x18,
+        reference.len() as u8,
+    ]);
     raw.extend_from_slice(reference.as_bytes());
     raw.push(0);
-    format!("wamid.{}", base64::engine::general_purpose::URL_SAFE.encode(raw))
+    format!(
+        "wamid.{}",
+        base64::engine::general_purpose::URL_SAFE.encode(raw)
+    )
 }
 
 /// A numeric id like Meta's object ids (phone number ids, WABA ids, media ids): `len` digits,
@@ -100,7 +110,10 @@ mod tests {
 
     #[test]
     fn numbers_are_read_like_meta_reads_them() {
-        assert_eq!(digits_of("+54 9 11 5555-0123").as_deref(), Some("5491155550123"));
+        assert_eq!(
+            digits_of("+54 9 11 5555-0123").as_deref(),
+            Some("5491155550123")
+        );
         assert_eq!(digits_of("(650) 555.1234").as_deref(), Some("6505551234"));
         assert_eq!(digits_of("abc"), None);
         assert_eq!(digits_of("+1 23"), None);
@@ -110,12 +123,27 @@ mod tests {
 
     #[test]
     fn wa_ids_follow_whatsapps_forms() {
-        assert_eq!(wa_id_of("+54 9 11 5555-0123").as_deref(), Some("5491155550123"));
-        assert_eq!(wa_id_of("+54 11 5555-0123").as_deref(), Some("5491155550123"));
-        assert_eq!(wa_id_of("+52 55 1234 5678").as_deref(), Some("5215512345678"));
-        assert_eq!(wa_id_of("+52 1 55 1234 5678").as_deref(), Some("5215512345678"));
+        assert_eq!(
+            wa_id_of("+54 9 11 5555-0123").as_deref(),
+            Some("5491155550123")
+        );
+        assert_eq!(
+            wa_id_of("+54 11 5555-0123").as_deref(),
+            Some("5491155550123")
+        );
+        assert_eq!(
+            wa_id_of("+52 55 1234 5678").as_deref(),
+            Some("5215512345678")
+        );
+        assert_eq!(
+            wa_id_of("+52 1 55 1234 5678").as_deref(),
+            Some("5215512345678")
+        );
         assert_eq!(wa_id_of("+1 650 555 1234").as_deref(), Some("16505551234"));
-        assert_eq!(wa_id_of("+55 11 98765 4321").as_deref(), Some("5511987654321"));
+        assert_eq!(
+            wa_id_of("+55 11 98765 4321").as_deref(),
+            Some("5511987654321")
+        );
     }
 
     #[test]

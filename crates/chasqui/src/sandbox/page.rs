@@ -59,6 +59,8 @@ mod tests {
         assert!(!html.contains("/*SCRIPT*/"));
         assert!(html.contains("sessionStorage"));
         assert!(csp.contains("script-src 'sha256-"));
-        assert!(!csp.contains("unsafe-inline'; connect") || csp.contains("style-src 'unsafe-inline'"));
+        assert!(
+            !csp.contains("unsafe-inline'; connect") || csp.contains("style-src 'unsafe-inline'")
+        );
     }
 }

@@ -103,11 +103,11 @@ pub fn find(name: &str, language: &str) -> Option<Value> {
 }
 
 fn component<'a>(template: &'a Value, kind: &str) -> Option<&'a Value> {
-    template
-        .get("components")?
-        .as_array()?
-        .iter()
-        .find(|c| c.get("type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case(kind)))
+    template.get("components")?.as_array()?.iter().find(|c| {
+        c.get("type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.eq_ignore_ascii_case(kind))
+    })
 }
 
 /// The distinct `{{…}}` placeholders of a text, in order of appearance.
@@ -145,7 +145,12 @@ fn parameter_text(p: &Value) -> String {
         .or_else(|| s(p.get("currency").and_then(|c| c.get("fallback_value"))))
         .or_else(|| s(p.get("date_time").and_then(|c| c.get("fallback_value"))))
         .or_else(|| s(p.get("payload")))
-        .unwrap_or_else(|| format!("[{}]", p.get("type").and_then(Value::as_str).unwrap_or("parameter")))
+        .unwrap_or_else(|| {
+            format!(
+                "[{}]",
+                p.get("type").and_then(Value::as_str).unwrap_or("parameter")
+            )
+        })
 }
 
 /// The parameters given for one component type (`body`, `header`) in a send.
@@ -154,8 +159,17 @@ pub fn send_params<'a>(components: Option<&'a Value>, kind: &str) -> Vec<&'a Val
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .filter(|c| c.get("type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case(kind)))
-        .flat_map(|c| c.get("parameters").and_then(Value::as_array).into_iter().flatten())
+        .filter(|c| {
+            c.get("type")
+                .and_then(Value::as_str)
+                .is_some_and(|t| t.eq_ignore_ascii_case(kind))
+        })
+        .flat_map(|c| {
+            c.get("parameters")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+        })
         .collect()
 }
 
@@ -184,7 +198,10 @@ pub fn render(template: &Value, components: Option<&Value>) -> String {
     let named = template.get("parameter_format").and_then(Value::as_str) == Some("NAMED");
     let mut parts = Vec::new();
     for (kind, given) in [("HEADER", "header"), ("BODY", "body"), ("FOOTER", "footer")] {
-        if let Some(text) = component(template, kind).and_then(|c| c.get("text")).and_then(Value::as_str) {
+        if let Some(text) = component(template, kind)
+            .and_then(|c| c.get("text"))
+            .and_then(Value::as_str)
+        {
             let params = send_params(components, given);
             parts.push(fill(text, &params, named));
         }
@@ -195,7 +212,10 @@ pub fn render(template: &Value, components: Option<&Value>) -> String {
 /// The quick-reply buttons of a template (`(payload-or-title, title)`), so a simulated customer
 /// can tap them.
 pub fn quick_replies(template: &Value, components: Option<&Value>) -> Vec<(String, String)> {
-    let Some(buttons) = component(template, "BUTTONS").and_then(|c| c.get("buttons")).and_then(Value::as_array) else {
+    let Some(buttons) = component(template, "BUTTONS")
+        .and_then(|c| c.get("buttons"))
+        .and_then(Value::as_array)
+    else {
         return Vec::new();
     };
     let payloads: Vec<(usize, String)> = components
@@ -209,7 +229,12 @@ pub fn quick_replies(template: &Value, components: Option<&Value>) -> Vec<(Strin
                 Some(Value::Number(n)) => usize::try_from(n.as_u64()?).ok()?,
                 _ => return None,
             };
-            let payload = c.get("parameters")?.get(0)?.get("payload")?.as_str()?.to_owned();
+            let payload = c
+                .get("parameters")?
+                .get(0)?
+                .get("payload")?
+                .as_str()?
+                .to_owned();
             Some((index, payload))
         })
         .collect();
@@ -219,7 +244,11 @@ pub fn quick_replies(template: &Value, components: Option<&Value>) -> Vec<(Strin
         .filter(|(_, b)| b.get("type").and_then(Value::as_str) == Some("QUICK_REPLY"))
         .filter_map(|(i, b)| {
             let title = b.get("text")?.as_str()?.to_owned();
-            let payload = payloads.iter().find(|(j, _)| *j == i).map(|(_, p)| p.clone()).unwrap_or_else(|| title.clone());
+            let payload = payloads
+                .iter()
+                .find(|(j, _)| *j == i)
+                .map(|(_, p)| p.clone())
+                .unwrap_or_else(|| title.clone());
             Some((payload, title))
         })
         .collect()
@@ -238,14 +267,29 @@ mod tests {
             {"type": "date_time", "date_time": {"fallback_value": "martes 14"}}]},
             {"type": "button", "sub_type": "quick_reply", "index": "1", "parameters": [{"type": "payload", "payload": "CHANGE"}]}]);
         let text = render(&t, Some(&comps));
-        assert!(text.starts_with("Reserva confirmada\n\nHola Lucía, tu reserva para el service"), "{text}");
+        assert!(
+            text.starts_with("Reserva confirmada\n\nHola Lucía, tu reserva para el service"),
+            "{text}"
+        );
         assert!(text.ends_with("Enviado con Chasqui"));
         assert_eq!(
             quick_replies(&t, Some(&comps)),
-            vec![("Confirmar".to_owned(), "Confirmar".to_owned()), ("CHANGE".to_owned(), "Cambiar fecha".to_owned())]
+            vec![
+                ("Confirmar".to_owned(), "Confirmar".to_owned()),
+                ("CHANGE".to_owned(), "Cambiar fecha".to_owned())
+            ]
         );
-        assert_eq!(placeholders("{{1}} {{2}} {{1}} {{name}}"), vec!["1", "2", "name"]);
+        assert_eq!(
+            placeholders("{{1}} {{2}} {{1}} {{name}}"),
+            vec!["1", "2", "name"]
+        );
         assert!(find("reserva_confirmada", "es").is_none());
-        assert_eq!(catalog().iter().filter(|t| t["status"] == "APPROVED").count(), 5);
+        assert_eq!(
+            catalog()
+                .iter()
+                .filter(|t| t["status"] == "APPROVED")
+                .count(),
+            5
+        );
     }
 }

@@ -77,38 +77,67 @@ pub enum Request {
 type Checked<T> = Result<T, GraphFailure>;
 
 const TYPES: [&str; 11] = [
-    "audio", "contacts", "document", "image", "interactive", "location", "reaction", "sticker", "template", "text", "video",
+    "audio",
+    "contacts",
+    "document",
+    "image",
+    "interactive",
+    "location",
+    "reaction",
+    "sticker",
+    "template",
+    "text",
+    "video",
 ];
 
 fn object<'a>(v: &'a Value, key: &str, path: &str) -> Checked<&'a Map<String, Value>> {
     match v.get(key) {
         Some(Value::Object(m)) => Ok(m),
-        None | Some(Value::Null) => Err(GraphFailure::missing(format!("Parameter '{path}' is required."))),
-        Some(_) => Err(GraphFailure::invalid_parameter(format!("Param {path} must be a JSON object."))),
+        None | Some(Value::Null) => Err(GraphFailure::missing(format!(
+            "Parameter '{path}' is required."
+        ))),
+        Some(_) => Err(GraphFailure::invalid_parameter(format!(
+            "Param {path} must be a JSON object."
+        ))),
     }
 }
 
 /// A string field: required or not, at most `max` characters.
-fn text<'a>(m: &'a Map<String, Value>, key: &str, path: &str, required: bool, max: usize) -> Checked<Option<&'a str>> {
+fn text<'a>(
+    m: &'a Map<String, Value>,
+    key: &str,
+    path: &str,
+    required: bool,
+    max: usize,
+) -> Checked<Option<&'a str>> {
     match m.get(key) {
-        None | Some(Value::Null) if required => Err(GraphFailure::missing(format!("Parameter '{path}' is required."))),
+        None | Some(Value::Null) if required => Err(GraphFailure::missing(format!(
+            "Parameter '{path}' is required."
+        ))),
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => {
             if required && s.trim().is_empty() {
-                return Err(GraphFailure::missing(format!("Parameter '{path}' must not be empty.")));
+                return Err(GraphFailure::missing(format!(
+                    "Parameter '{path}' must not be empty."
+                )));
             }
             let n = s.chars().count();
             if n > max {
-                return Err(GraphFailure::bad_value(format!("Param {path} must be at most {max} characters long (got {n}).")));
+                return Err(GraphFailure::bad_value(format!(
+                    "Param {path} must be at most {max} characters long (got {n})."
+                )));
             }
             Ok(Some(s))
         }
-        Some(_) => Err(GraphFailure::invalid_parameter(format!("Param {path} must be a string."))),
+        Some(_) => Err(GraphFailure::invalid_parameter(format!(
+            "Param {path} must be a string."
+        ))),
     }
 }
 
 fn is_http_url(s: &str) -> bool {
-    url::Url::parse(s).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+    url::Url::parse(s)
+        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
 }
 
 fn number(v: Option<&Value>) -> Option<f64> {
@@ -124,10 +153,16 @@ pub fn request(raw: &[u8]) -> Checked<Request> {
     let body: Value = serde_json::from_slice(raw)
         .map_err(|_| GraphFailure::parameter("The parameter messaging_product is required."))?;
     let Value::Object(top) = &body else {
-        return Err(GraphFailure::invalid_parameter("The request body must be a JSON object."));
+        return Err(GraphFailure::invalid_parameter(
+            "The request body must be a JSON object.",
+        ));
     };
     match top.get("messaging_product") {
-        None | Some(Value::Null) => return Err(GraphFailure::parameter("The parameter messaging_product is required.")),
+        None | Some(Value::Null) => {
+            return Err(GraphFailure::parameter(
+                "The parameter messaging_product is required.",
+            ));
+        }
         Some(Value::String(p)) if p.eq_ignore_ascii_case("whatsapp") => {}
         Some(other) => {
             return Err(GraphFailure::parameter(format!(
@@ -137,13 +172,21 @@ pub fn request(raw: &[u8]) -> Checked<Request> {
     }
     if let Some(status) = top.get("status") {
         if status.as_str() != Some("read") {
-            return Err(GraphFailure::invalid_parameter("Param status must be \"read\" to mark a message as read."));
+            return Err(GraphFailure::invalid_parameter(
+                "Param status must be \"read\" to mark a message as read.",
+            ));
         }
-        let message_id = text(top, "message_id", "message_id", true, 512)?.unwrap_or_default().to_owned();
+        let message_id = text(top, "message_id", "message_id", true, 512)?
+            .unwrap_or_default()
+            .to_owned();
         let typing = match top.get("typing_indicator") {
             None | Some(Value::Null) => false,
             Some(t) if t.get("type").and_then(Value::as_str) == Some("text") => true,
-            Some(_) => return Err(GraphFailure::bad_value("Param typing_indicator['type'] must be \"text\".")),
+            Some(_) => {
+                return Err(GraphFailure::bad_value(
+                    "Param typing_indicator['type'] must be \"text\".",
+                ));
+            }
         };
         return Ok(Request::MarkRead { message_id, typing });
     }
@@ -153,19 +196,31 @@ pub fn request(raw: &[u8]) -> Checked<Request> {
 fn send(body: &Value, top: &Map<String, Value>) -> Checked<SendRequest> {
     match top.get("recipient_type").and_then(Value::as_str) {
         None | Some("individual") => {}
-        Some("group") => return Err(GraphFailure::bad_value("The sandbox has no groups: recipient_type must be \"individual\".")),
+        Some("group") => {
+            return Err(GraphFailure::bad_value(
+                "The sandbox has no groups: recipient_type must be \"individual\".",
+            ));
+        }
         Some(other) => {
-            return Err(GraphFailure::parameter(format!("Param recipient_type must be one of {{INDIVIDUAL, GROUP}} - got \"{other}\".")));
+            return Err(GraphFailure::parameter(format!(
+                "Param recipient_type must be one of {{INDIVIDUAL, GROUP}} - got \"{other}\"."
+            )));
         }
     }
-    let target = match (text(top, "to", "to", false, 64)?, text(top, "recipient", "recipient", false, 128)?) {
+    let target = match (
+        text(top, "to", "to", false, 64)?,
+        text(top, "recipient", "recipient", false, 128)?,
+    ) {
         (Some(to), _) if !to.trim().is_empty() => {
             let wa_id = numbers::wa_id_of(to).ok_or_else(|| {
                 GraphFailure::invalid_parameter(format!(
                     "Param to must be a phone number in international format (country code first, digits, optionally a leading +), got \"{to}\"."
                 ))
             })?;
-            Target::Phone { input: to.to_owned(), wa_id }
+            Target::Phone {
+                input: to.to_owned(),
+                wa_id,
+            }
         }
         (_, Some(user)) if !user.trim().is_empty() => Target::User(user.trim().to_owned()),
         _ => return Err(GraphFailure::parameter("The parameter to is required.")),
@@ -180,26 +235,43 @@ fn send(body: &Value, top: &Map<String, Value>) -> Checked<SendRequest> {
         }
     };
     if let Some(ctx) = top.get("context") {
-        let ctx = ctx.as_object().ok_or_else(|| GraphFailure::invalid_parameter("Param context must be a JSON object."))?;
+        let ctx = ctx.as_object().ok_or_else(|| {
+            GraphFailure::invalid_parameter("Param context must be a JSON object.")
+        })?;
         text(ctx, "message_id", "context['message_id']", true, 512)?;
     }
-    let callback_data = text(top, "biz_opaque_callback_data", "biz_opaque_callback_data", false, 512)?.map(str::to_owned);
+    let callback_data = text(
+        top,
+        "biz_opaque_callback_data",
+        "biz_opaque_callback_data",
+        false,
+        512,
+    )?
+    .map(str::to_owned);
     let mut template = None;
     match kind.as_str() {
         "text" => {
             let t = object(body, "text", "text")?;
             text(t, "body", "text['body']", true, 4096)?;
             if t.get("preview_url").is_some_and(|p| !p.is_boolean()) {
-                return Err(GraphFailure::invalid_parameter("Param text['preview_url'] must be a boolean."));
+                return Err(GraphFailure::invalid_parameter(
+                    "Param text['preview_url'] must be a boolean.",
+                ));
             }
         }
         "image" | "audio" | "video" | "document" | "sticker" => media(body, &kind)?,
         "location" => {
             let l = object(body, "location", "location")?;
-            let lat = number(l.get("latitude")).ok_or_else(|| GraphFailure::missing("Parameter 'location['latitude']' is required."))?;
-            let lon = number(l.get("longitude")).ok_or_else(|| GraphFailure::missing("Parameter 'location['longitude']' is required."))?;
+            let lat = number(l.get("latitude")).ok_or_else(|| {
+                GraphFailure::missing("Parameter 'location['latitude']' is required.")
+            })?;
+            let lon = number(l.get("longitude")).ok_or_else(|| {
+                GraphFailure::missing("Parameter 'location['longitude']' is required.")
+            })?;
             if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
-                return Err(GraphFailure::bad_value("Latitude must be within ±90 and longitude within ±180."));
+                return Err(GraphFailure::bad_value(
+                    "Latitude must be within ±90 and longitude within ±180.",
+                ));
             }
             text(l, "name", "location['name']", false, 1000)?;
             text(l, "address", "location['address']", false, 1000)?;
@@ -209,13 +281,20 @@ fn send(body: &Value, top: &Map<String, Value>) -> Checked<SendRequest> {
                 .get("contacts")
                 .and_then(Value::as_array)
                 .filter(|a| !a.is_empty())
-                .ok_or_else(|| GraphFailure::missing("Parameter 'contacts' is required: a non-empty array."))?;
+                .ok_or_else(|| {
+                    GraphFailure::missing("Parameter 'contacts' is required: a non-empty array.")
+                })?;
             for (i, c) in list.iter().enumerate() {
-                let name = c
-                    .get("name")
-                    .and_then(Value::as_object)
-                    .ok_or_else(|| GraphFailure::missing(format!("Parameter 'contacts[{i}]['name']' is required.")))?;
-                text(name, "formatted_name", &format!("contacts[{i}]['name']['formatted_name']"), true, 1000)?;
+                let name = c.get("name").and_then(Value::as_object).ok_or_else(|| {
+                    GraphFailure::missing(format!("Parameter 'contacts[{i}]['name']' is required."))
+                })?;
+                text(
+                    name,
+                    "formatted_name",
+                    &format!("contacts[{i}]['name']['formatted_name']"),
+                    true,
+                    1000,
+                )?;
             }
         }
         "reaction" => {
@@ -227,7 +306,13 @@ fn send(body: &Value, top: &Map<String, Value>) -> Checked<SendRequest> {
         "template" => template = Some(template_ref(body)?),
         _ => {}
     }
-    Ok(SendRequest { target, kind, template, callback_data, body: body.clone() })
+    Ok(SendRequest {
+        target,
+        kind,
+        template,
+        callback_data,
+        body: body.clone(),
+    })
 }
 
 fn media(body: &Value, kind: &str) -> Checked<()> {
@@ -236,14 +321,24 @@ fn media(body: &Value, kind: &str) -> Checked<()> {
     let link = text(m, "link", &format!("{kind}['link']"), false, 2048)?;
     match (id, link) {
         (Some(_), Some(_)) => {
-            return Err(GraphFailure::invalid_parameter(format!("Param {kind} must have either 'id' or 'link', not both.")));
+            return Err(GraphFailure::invalid_parameter(format!(
+                "Param {kind} must have either 'id' or 'link', not both."
+            )));
         }
-        (None, None) => return Err(GraphFailure::missing(format!("Parameter '{kind}['id']' or '{kind}['link']' is required."))),
+        (None, None) => {
+            return Err(GraphFailure::missing(format!(
+                "Parameter '{kind}['id']' or '{kind}['link']' is required."
+            )));
+        }
         (Some(id), None) if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) => {
-            return Err(GraphFailure::bad_value(format!("Param {kind}['id'] must be a media id (digits), got \"{id}\".")));
+            return Err(GraphFailure::bad_value(format!(
+                "Param {kind}['id'] must be a media id (digits), got \"{id}\"."
+            )));
         }
         (None, Some(link)) if !is_http_url(link) => {
-            return Err(GraphFailure::bad_value(format!("Param {kind}['link'] must be an http(s) URL.")));
+            return Err(GraphFailure::bad_value(format!(
+                "Param {kind}['link'] must be an http(s) URL."
+            )));
         }
         _ => {}
     }
@@ -252,14 +347,18 @@ fn media(body: &Value, kind: &str) -> Checked<()> {
             text(m, "caption", &format!("{kind}['caption']"), false, 1024)?;
         }
         _ if m.contains_key("caption") => {
-            return Err(GraphFailure::bad_value(format!("Param caption is not supported for {kind} messages.")));
+            return Err(GraphFailure::bad_value(format!(
+                "Param caption is not supported for {kind} messages."
+            )));
         }
         _ => {}
     }
     if kind == "document" {
         text(m, "filename", "document['filename']", false, 240)?;
     } else if m.contains_key("filename") {
-        return Err(GraphFailure::bad_value(format!("Param filename is only supported for documents, not {kind}.")));
+        return Err(GraphFailure::bad_value(format!(
+            "Param filename is only supported for documents, not {kind}."
+        )));
     }
     Ok(())
 }
@@ -288,7 +387,17 @@ fn interactive(body: &Value) -> Checked<()> {
         )));
     }
     let iv = Value::Object(i.clone());
-    let body_required = matches!(kind, "button" | "list" | "cta_url" | "flow" | "product_list" | "catalog_message" | "location_request_message" | "carousel");
+    let body_required = matches!(
+        kind,
+        "button"
+            | "list"
+            | "cta_url"
+            | "flow"
+            | "product_list"
+            | "catalog_message"
+            | "location_request_message"
+            | "carousel"
+    );
     if body_required || i.contains_key("body") {
         let b = object(&iv, "body", "interactive['body']")?;
         text(b, "text", "interactive['body']['text']", true, 1024)?;
@@ -318,7 +427,11 @@ fn interactive(body: &Value) -> Checked<()> {
             let buttons = action
                 .get("buttons")
                 .and_then(Value::as_array)
-                .ok_or_else(|| GraphFailure::missing("Parameter 'interactive['action']['buttons']' is required."))?;
+                .ok_or_else(|| {
+                    GraphFailure::missing(
+                        "Parameter 'interactive['action']['buttons']' is required.",
+                    )
+                })?;
             if buttons.is_empty() || buttons.len() > 3 {
                 return Err(GraphFailure::bad_value(format!(
                     "Param interactive['action']['buttons'] must have 1 to 3 buttons (got {}).",
@@ -329,66 +442,139 @@ fn interactive(body: &Value) -> Checked<()> {
             let mut titles = Vec::new();
             for (n, b) in buttons.iter().enumerate() {
                 if b.get("type").and_then(Value::as_str) != Some("reply") {
-                    return Err(GraphFailure::bad_value(format!("Param interactive['action']['buttons'][{n}]['type'] must be \"reply\".")));
+                    return Err(GraphFailure::bad_value(format!(
+                        "Param interactive['action']['buttons'][{n}]['type'] must be \"reply\"."
+                    )));
                 }
-                let reply = object(b, "reply", &format!("interactive['action']['buttons'][{n}]['reply']"))?;
-                let id = text(reply, "id", &format!("interactive['action']['buttons'][{n}]['reply']['id']"), true, 256)?.unwrap_or_default();
-                let title = text(reply, "title", &format!("interactive['action']['buttons'][{n}]['reply']['title']"), true, 20)?.unwrap_or_default();
+                let reply = object(
+                    b,
+                    "reply",
+                    &format!("interactive['action']['buttons'][{n}]['reply']"),
+                )?;
+                let id = text(
+                    reply,
+                    "id",
+                    &format!("interactive['action']['buttons'][{n}]['reply']['id']"),
+                    true,
+                    256,
+                )?
+                .unwrap_or_default();
+                let title = text(
+                    reply,
+                    "title",
+                    &format!("interactive['action']['buttons'][{n}]['reply']['title']"),
+                    true,
+                    20,
+                )?
+                .unwrap_or_default();
                 if ids.contains(&id) || titles.contains(&title) {
-                    return Err(GraphFailure::bad_value("Button ids and titles must be unique."));
+                    return Err(GraphFailure::bad_value(
+                        "Button ids and titles must be unique.",
+                    ));
                 }
                 ids.push(id);
                 titles.push(title);
             }
         }
         "list" => {
-            text(action, "button", "interactive['action']['button']", true, 20)?;
+            text(
+                action,
+                "button",
+                "interactive['action']['button']",
+                true,
+                20,
+            )?;
             let sections = action
                 .get("sections")
                 .and_then(Value::as_array)
-                .ok_or_else(|| GraphFailure::missing("Parameter 'interactive['action']['sections']' is required."))?;
+                .ok_or_else(|| {
+                    GraphFailure::missing(
+                        "Parameter 'interactive['action']['sections']' is required.",
+                    )
+                })?;
             if sections.is_empty() || sections.len() > 10 {
-                return Err(GraphFailure::bad_value("A list message must have 1 to 10 sections."));
+                return Err(GraphFailure::bad_value(
+                    "A list message must have 1 to 10 sections.",
+                ));
             }
             let mut ids = Vec::new();
             for (s, section) in sections.iter().enumerate() {
-                let sm = section
-                    .as_object()
-                    .ok_or_else(|| GraphFailure::invalid_parameter(format!("Param interactive['action']['sections'][{s}] must be a JSON object.")))?;
-                text(sm, "title", &format!("interactive['action']['sections'][{s}]['title']"), sections.len() > 1, 24)?;
+                let sm = section.as_object().ok_or_else(|| {
+                    GraphFailure::invalid_parameter(format!(
+                        "Param interactive['action']['sections'][{s}] must be a JSON object."
+                    ))
+                })?;
+                text(
+                    sm,
+                    "title",
+                    &format!("interactive['action']['sections'][{s}]['title']"),
+                    sections.len() > 1,
+                    24,
+                )?;
                 let rows = sm
                     .get("rows")
                     .and_then(Value::as_array)
                     .filter(|r| !r.is_empty())
                     .ok_or_else(|| GraphFailure::missing(format!("Parameter 'interactive['action']['sections'][{s}]['rows']' is required.")))?;
                 for (r, row) in rows.iter().enumerate() {
-                    let rm = row
-                        .as_object()
-                        .ok_or_else(|| GraphFailure::invalid_parameter(format!("Row {r} of section {s} must be a JSON object.")))?;
+                    let rm = row.as_object().ok_or_else(|| {
+                        GraphFailure::invalid_parameter(format!(
+                            "Row {r} of section {s} must be a JSON object."
+                        ))
+                    })?;
                     let path = format!("interactive['action']['sections'][{s}]['rows'][{r}]");
-                    let id = text(rm, "id", &format!("{path}['id']"), true, 200)?.unwrap_or_default();
+                    let id =
+                        text(rm, "id", &format!("{path}['id']"), true, 200)?.unwrap_or_default();
                     text(rm, "title", &format!("{path}['title']"), true, 24)?;
-                    text(rm, "description", &format!("{path}['description']"), false, 72)?;
+                    text(
+                        rm,
+                        "description",
+                        &format!("{path}['description']"),
+                        false,
+                        72,
+                    )?;
                     if ids.contains(&id) {
-                        return Err(GraphFailure::bad_value("Row ids must be unique across all sections."));
+                        return Err(GraphFailure::bad_value(
+                            "Row ids must be unique across all sections.",
+                        ));
                     }
                     ids.push(id);
                 }
             }
             if ids.len() > 10 {
-                return Err(GraphFailure::bad_value(format!("A list message may have at most 10 rows in total (got {}).", ids.len())));
+                return Err(GraphFailure::bad_value(format!(
+                    "A list message may have at most 10 rows in total (got {}).",
+                    ids.len()
+                )));
             }
         }
         "cta_url" => {
             if action.get("name").and_then(Value::as_str) != Some("cta_url") {
-                return Err(GraphFailure::bad_value("Param interactive['action']['name'] must be \"cta_url\"."));
+                return Err(GraphFailure::bad_value(
+                    "Param interactive['action']['name'] must be \"cta_url\".",
+                ));
             }
             let av = Value::Object(action.clone());
             let p = object(&av, "parameters", "interactive['action']['parameters']")?;
-            text(p, "display_text", "interactive['action']['parameters']['display_text']", true, 20)?;
-            let url = text(p, "url", "interactive['action']['parameters']['url']", true, 2000)?.unwrap_or_default();
+            text(
+                p,
+                "display_text",
+                "interactive['action']['parameters']['display_text']",
+                true,
+                20,
+            )?;
+            let url = text(
+                p,
+                "url",
+                "interactive['action']['parameters']['url']",
+                true,
+                2000,
+            )?
+            .unwrap_or_default();
             if !is_http_url(url) {
-                return Err(GraphFailure::bad_value("Param interactive['action']['parameters']['url'] must be an http(s) URL."));
+                return Err(GraphFailure::bad_value(
+                    "Param interactive['action']['parameters']['url'] must be an http(s) URL.",
+                ));
             }
         }
         _ => {}
@@ -398,32 +584,56 @@ fn interactive(body: &Value) -> Checked<()> {
 
 fn template_ref(body: &Value) -> Checked<TemplateRef> {
     let t = object(body, "template", "template")?;
-    let name = text(t, "name", "template['name']", true, 512)?.unwrap_or_default().to_owned();
+    let name = text(t, "name", "template['name']", true, 512)?
+        .unwrap_or_default()
+        .to_owned();
     let tv = Value::Object(t.clone());
     let lang = object(&tv, "language", "template['language']")?;
-    let language = text(lang, "code", "template['language']['code']", true, 16)?.unwrap_or_default().to_owned();
+    let language = text(lang, "code", "template['language']['code']", true, 32)?
+        .unwrap_or_default()
+        .to_owned();
     let components = match t.get("components") {
         None | Some(Value::Null) => None,
         Some(Value::Array(a)) => Some(a),
-        Some(_) => return Err(GraphFailure::invalid_parameter("Param template['components'] must be an array.")),
+        Some(_) => {
+            return Err(GraphFailure::invalid_parameter(
+                "Param template['components'] must be an array.",
+            ));
+        }
     };
     let count = |kind: &str| {
         components
             .into_iter()
             .flatten()
-            .filter(|c| c.get("type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case(kind)))
-            .map(|c| c.get("parameters").and_then(Value::as_array).map_or(0, Vec::len))
+            .filter(|c| {
+                c.get("type")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| t.eq_ignore_ascii_case(kind))
+            })
+            .map(|c| {
+                c.get("parameters")
+                    .and_then(Value::as_array)
+                    .map_or(0, Vec::len)
+            })
             .sum()
     };
     for (n, c) in components.into_iter().flatten().enumerate() {
         let ctype = c.get("type").and_then(Value::as_str).unwrap_or_default();
-        if !matches!(ctype.to_ascii_lowercase().as_str(), "header" | "body" | "button" | "carousel" | "limited_time_offer") {
+        if !matches!(
+            ctype.to_ascii_lowercase().as_str(),
+            "header" | "body" | "button" | "carousel" | "limited_time_offer"
+        ) {
             return Err(GraphFailure::bad_value(format!(
                 "Param template['components'][{n}]['type'] must be header, body, button, carousel or limited_time_offer."
             )));
         }
     }
-    Ok(TemplateRef { name, language, header_params: count("header"), body_params: count("body") })
+    Ok(TemplateRef {
+        name,
+        language,
+        header_params: count("header"),
+        body_params: count("body"),
+    })
 }
 
 #[cfg(test)]
@@ -431,6 +641,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    #[allow(clippy::needless_pass_by_value)]
     fn check(v: Value) -> Result<Request, i64> {
         request(v.to_string().as_bytes()).map_err(|e| e.code)
     }
@@ -444,47 +655,75 @@ mod tests {
 
     #[test]
     fn every_reference_send_body_passes() {
-        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/whatsapp");
-        let Ok(entries) = std::fs::read_dir(&dir) else { return };
+        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/reference/whatsapp");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return;
+        };
         let mut seen = 0;
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             if !name.starts_with("meta_openapi_send_send_") {
                 continue;
             }
-            let text = std::fs::read_to_string(e.path()).unwrap().replace("{{Recipient-Phone-Number}}", "+16505551234");
+            let text = std::fs::read_to_string(e.path())
+                .unwrap()
+                .replace("{{Recipient-Phone-Number}}", "+16505551234");
             let mut v: Value = serde_json::from_str(&text).unwrap();
             // The official examples use placeholders where ids and links go.
             for kind in ["image", "audio", "video", "document", "sticker"] {
-                if let Some(m) = v.get_mut(kind).and_then(Value::as_object_mut)
-                    && m.contains_key("id")
-                {
-                    m.insert("id".into(), json!("1234567890"));
+                if let Some(m) = v.get_mut(kind).and_then(Value::as_object_mut) {
+                    if m.contains_key("id") {
+                        m.insert("id".into(), json!("1234567890"));
+                    }
+                    if m.contains_key("link") {
+                        m.insert("link".into(), json!("https://example.com/file"));
+                    }
                 }
             }
-            match check(v.clone()) {
-                Ok(_) => seen += 1,
-                // Catalog, product and flow examples carry placeholders the sandbox does not model.
-                Err(code) => assert!(
-                    name.contains("catalog") || name.contains("product") || name.contains("flow"),
-                    "{name} refused with {code}: {v}"
-                ),
+            if let Err(code) = check(v.clone()) {
+                panic!("{name} refused with {code}: {v}");
             }
+            seen += 1;
         }
-        assert!(seen >= 10, "only {seen} reference bodies checked");
+        assert!(seen >= 20, "only {seen} reference bodies checked");
     }
 
     #[test]
     fn bodies_meta_refuses_are_refused() {
-        assert_eq!(check(json!({"to": "1650555123", "type": "text", "text": {"body": "x"}})).unwrap_err(), 100);
-        assert_eq!(check(json!({"messaging_product": "sms", "to": "16505551234"})).unwrap_err(), 100);
-        assert_eq!(check(json!({"messaging_product": "whatsapp", "type": "text", "text": {"body": "x"}})).unwrap_err(), 100);
-        assert_eq!(check(json!({"messaging_product": "whatsapp", "to": "hello", "text": {"body": "x"}})).unwrap_err(), 100);
-        assert_eq!(check(json!({"messaging_product": "whatsapp", "to": "16505551234", "type": "fax"})).unwrap_err(), 100);
-        assert_eq!(check(json!({"messaging_product": "whatsapp", "to": "16505551234", "type": "text"})).unwrap_err(), 131008);
+        assert_eq!(
+            check(json!({"to": "1650555123", "type": "text", "text": {"body": "x"}})).unwrap_err(),
+            100
+        );
+        assert_eq!(
+            check(json!({"messaging_product": "sms", "to": "16505551234"})).unwrap_err(),
+            100
+        );
+        assert_eq!(
+            check(json!({"messaging_product": "whatsapp", "type": "text", "text": {"body": "x"}}))
+                .unwrap_err(),
+            100
+        );
+        assert_eq!(
+            check(json!({"messaging_product": "whatsapp", "to": "hello", "text": {"body": "x"}}))
+                .unwrap_err(),
+            100
+        );
+        assert_eq!(
+            check(json!({"messaging_product": "whatsapp", "to": "16505551234", "type": "fax"}))
+                .unwrap_err(),
+            100
+        );
+        assert_eq!(
+            check(json!({"messaging_product": "whatsapp", "to": "16505551234", "type": "text"}))
+                .unwrap_err(),
+            131008
+        );
         let long = "x".repeat(4097);
         assert_eq!(check(json!({"messaging_product": "whatsapp", "to": "16505551234", "text": {"body": long}})).unwrap_err(), 131009);
-        let four = json!([1, 2, 3, 4].map(|i| json!({"type": "reply", "reply": {"id": i.to_string(), "title": i.to_string()}})));
+        let four = json!([1, 2, 3, 4].map(
+            |i| json!({"type": "reply", "reply": {"id": i.to_string(), "title": i.to_string()}})
+        ));
         assert_eq!(
             check(json!({"messaging_product": "whatsapp", "to": "16505551234", "type": "interactive",
                 "interactive": {"type": "button", "body": {"text": "Pick"}, "action": {"buttons": four}}}))
@@ -500,18 +739,31 @@ mod tests {
                 .unwrap_err(),
             131009
         );
-        assert_eq!(check(json!({"messaging_product": "whatsapp", "status": "read"})).unwrap_err(), 131008);
+        assert_eq!(
+            check(json!({"messaging_product": "whatsapp", "status": "read"})).unwrap_err(),
+            131008
+        );
         assert_eq!(request(b"not json").unwrap_err().code, 100);
     }
 
     #[test]
     fn good_bodies_are_understood() {
-        let s = send_of(json!({"messaging_product": "whatsapp", "to": "+54 11 5555-0123", "text": {"body": "hola"}}));
+        let s = send_of(
+            json!({"messaging_product": "whatsapp", "to": "+54 11 5555-0123", "text": {"body": "hola"}}),
+        );
         assert_eq!(s.kind, "text");
-        assert_eq!(s.target, Target::Phone { input: "+54 11 5555-0123".into(), wa_id: "5491155550123".into() });
-        let s = send_of(json!({"messaging_product": "whatsapp", "recipient": "US.13491208655302741918", "type": "template",
+        assert_eq!(
+            s.target,
+            Target::Phone {
+                input: "+54 11 5555-0123".into(),
+                wa_id: "5491155550123".into()
+            }
+        );
+        let s = send_of(
+            json!({"messaging_product": "whatsapp", "recipient": "US.13491208655302741918", "type": "template",
             "template": {"name": "order_update", "language": {"code": "en_US"},
-                         "components": [{"type": "body", "parameters": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}]}}));
+                         "components": [{"type": "body", "parameters": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}]}}),
+        );
         assert_eq!(s.target.key(), "US.13491208655302741918");
         assert_eq!(s.template.unwrap().body_params, 2);
         assert_eq!(

@@ -76,7 +76,14 @@ pub fn unix(t: DateTime<Utc>) -> String {
 }
 
 /// One `statuses[]` item for an outbound message.
-pub fn status_object(entry: &Entry, key: &str, status: &str, now: DateTime<Utc>, first: bool, error: Option<&AsyncFailure>) -> Value {
+pub fn status_object(
+    entry: &Entry,
+    key: &str,
+    status: &str,
+    now: DateTime<Utc>,
+    first: bool,
+    error: Option<&AsyncFailure>,
+) -> Value {
     let mut s = json!({ "id": entry.id, "status": status, "timestamp": unix(now) });
     let d = entry.delivery.as_ref();
     if d.is_some_and(|d| d.recipient_is_user) {
@@ -91,7 +98,8 @@ pub fn status_object(entry: &Entry, key: &str, status: &str, now: DateTime<Utc>,
         Some(e) => s["errors"] = json!([e.to_json()]),
         None => {
             if let Some(d) = d {
-                let mut conversation = json!({ "id": d.conversation_id, "origin": { "type": d.category } });
+                let mut conversation =
+                    json!({ "id": d.conversation_id, "origin": { "type": d.category } });
                 if first && let Some(exp) = d.expiration {
                     conversation["expiration_timestamp"] = json!(exp.to_string());
                 }
@@ -115,13 +123,21 @@ pub fn hook_url(sandbox: &Sandbox, channel: &Channel) -> String {
     if let Some(url) = super::Settings::of(channel).webhook_url {
         return url;
     }
-    format!("{}/webhooks/whatsapp/{}", origin(sandbox, channel), channel.id)
+    format!(
+        "{}/webhooks/whatsapp/{}",
+        origin(sandbox, channel),
+        channel.id
+    )
 }
 
 /// This server as the channel reaches it: its `base_url` without `/sandbox/graph` (or that
 /// URL's origin), else the public URL, else the configured listen address.
 pub fn origin(sandbox: &Sandbox, channel: &Channel) -> String {
-    let base = channel.settings.get("base_url").and_then(Value::as_str).map(|b| b.trim().trim_end_matches('/'));
+    let base = channel
+        .settings
+        .get("base_url")
+        .and_then(Value::as_str)
+        .map(|b| b.trim().trim_end_matches('/'));
     if let Some(prefix) = base.and_then(|b| b.strip_suffix("/sandbox/graph")) {
         return prefix.to_owned();
     }
@@ -129,7 +145,13 @@ pub fn origin(sandbox: &Sandbox, channel: &Channel) -> String {
         .map(|u| u.origin().ascii_serialization())
         .filter(|o| o != "null")
         .or_else(|| {
-            sandbox.app().config.server.public_url.as_ref().map(|u| u.as_str().trim_end_matches('/').to_owned())
+            sandbox
+                .app()
+                .config
+                .server
+                .public_url
+                .as_ref()
+                .map(|u| u.as_str().trim_end_matches('/').to_owned())
         })
         .unwrap_or_else(|| format!("http://{}", sandbox.app().config.server.listen))
 }
@@ -142,7 +164,11 @@ pub struct NotDelivered(pub String);
 impl Sandbox {
     /// Signs and posts one envelope to the gateway, retrying a failed delivery twice (after
     /// 250 ms and 1 s); returns the HTTP status of the accepting answer.
-    pub async fn post_webhook(&self, channel: &Channel, payload: &Value) -> Result<u16, NotDelivered> {
+    pub async fn post_webhook(
+        &self,
+        channel: &Channel,
+        payload: &Value,
+    ) -> Result<u16, NotDelivered> {
         let body = meta_bytes(payload);
         let secret = self
             .app()
@@ -172,7 +198,13 @@ impl Sandbox {
                 Ok(res) if res.status().is_success() => return Ok(res.status().as_u16()),
                 Ok(res) => {
                     let status = res.status().as_u16();
-                    let text: String = res.text().await.unwrap_or_default().chars().take(300).collect();
+                    let text: String = res
+                        .text()
+                        .await
+                        .unwrap_or_default()
+                        .chars()
+                        .take(300)
+                        .collect();
                     last = format!("{url} answered {status}: {text}");
                     // A refused signature or an unknown channel will not improve with retries.
                     if matches!(status, 400..=499) && status != 408 && status != 429 {
@@ -188,7 +220,11 @@ impl Sandbox {
     }
 
     /// Posts the status object `advance` produced, reading the channel afresh.
-    pub async fn post_status(&self, channel_id: ChannelId, status: Value) -> Result<u16, NotDelivered> {
+    pub async fn post_status(
+        &self,
+        channel_id: ChannelId,
+        status: Value,
+    ) -> Result<u16, NotDelivered> {
         let channel = self
             .app()
             .store
@@ -220,12 +256,21 @@ pub enum Plan {
 }
 
 /// Posts the statuses of one accepted send in the background.
-pub fn spawn_statuses(sandbox: Sandbox, channel: ChannelId, key: String, wamid: String, plan: Plan) {
+pub fn spawn_statuses(
+    sandbox: Sandbox,
+    channel: ChannelId,
+    key: String,
+    wamid: String,
+    plan: Plan,
+) {
     tokio::spawn(async move {
         let start = Instant::now();
         let steps: Vec<(&str, Duration, Option<AsyncFailure>)> = match plan {
             Plan::Deliver { delays, auto_read } => {
-                let mut s = vec![("sent", delays.sent, None), ("delivered", delays.delivered, None)];
+                let mut s = vec![
+                    ("sent", delays.sent, None),
+                    ("delivered", delays.delivered, None),
+                ];
                 if auto_read {
                     s.push(("read", delays.read, None));
                 }

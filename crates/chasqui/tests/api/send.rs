@@ -18,9 +18,12 @@ use crate::helpers::{Db, TestApp, error_of, json, spawn_app_on};
 const APP_SECRET: &str = "send-app-secret";
 const TOKEN: &str = "EAAG-send-token";
 
+/// A request the imitation received: path, Authorization header, JSON body.
+type Recorded = (String, Option<String>, Value);
+
 #[derive(Clone, Default)]
 struct Graph {
-    requests: Arc<Mutex<Vec<(String, Option<String>, Value)>>>,
+    requests: Arc<Mutex<Vec<Recorded>>>,
     /// Answers to give before succeeding: (HTTP status, body).
     failures: Arc<Mutex<Vec<(u16, Value)>>>,
     /// When each send arrived.

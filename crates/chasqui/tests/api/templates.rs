@@ -487,7 +487,7 @@ async fn register_list_preview_send(db: Db) {
     )
     .await;
     assert_eq!(error_of(&err).0, "template_parameter_type");
-    assert_eq!(err["error"]["field"], "components[0].parameters[0]");
+    assert_eq!(err["error"]["field"], "components[0].parameters[0].type");
     // Unknown language: the languages that exist.
     let err = json(
         app.authed(Method::POST, "/v1/templates/confirmacion_turno/preview")
@@ -935,6 +935,16 @@ async fn sync_pulls_every_page_from_meta() {
     assert!(message.contains("190"), "{message}");
     assert_eq!(err["provider"]["code"], 190);
     assert_eq!(err["provider"]["http_status"], 401);
+    // As for a send, an expired token marks the channel for re-authorisation.
+    let ch = json(
+        app.authed(Method::GET, &format!("/v1/channels/{channel}"))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(ch["status"], "needs_reauth");
 
     // A channel without a WABA id cannot sync; an unknown channel is 404.
     let other = json(
