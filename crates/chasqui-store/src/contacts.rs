@@ -30,6 +30,8 @@ pub struct Contact {
     pub external_user_id: Option<String>,
     /// Tenant tags.
     pub tags: Vec<String>,
+    /// When the customer stopped marketing messages on WhatsApp (`None`: not stopped).
+    pub marketing_opt_out_at: Option<DateTime<Utc>>,
     /// When first seen.
     pub created_at: DateTime<Utc>,
     /// When last changed.
@@ -72,6 +74,7 @@ struct ContactRow {
     locale: Option<String>,
     external_user_id: Option<String>,
     tags: String,
+    marketing_opt_out_at: Option<i64>,
     created_at: i64,
     updated_at: i64,
 }
@@ -91,6 +94,7 @@ impl TryFrom<ContactRow> for Contact {
             locale: r.locale,
             external_user_id: r.external_user_id,
             tags: serde_json::from_str(&r.tags).unwrap_or_default(),
+            marketing_opt_out_at: r.marketing_opt_out_at.map(from_millis),
             created_at: from_millis(r.created_at),
             updated_at: from_millis(r.updated_at),
         })
@@ -98,7 +102,7 @@ impl TryFrom<ContactRow> for Contact {
 }
 
 const SELECT: &str = "SELECT id, wa_id, user_id, username, profile_name, name, email, locale, external_user_id, tags, \
-                      created_at, updated_at FROM contacts";
+                      marketing_opt_out_at, created_at, updated_at FROM contacts";
 
 impl Store {
     /// One contact of a tenant.

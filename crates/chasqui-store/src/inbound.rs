@@ -412,3 +412,29 @@ impl Tx {
         })
     }
 }
+
+impl Tx {
+    /// Records a contact's marketing preference from WhatsApp (`stop` sets the opt-out time,
+    /// `resume` clears it); returns whether a contact matched.
+    pub async fn set_marketing_preference(
+        &mut self,
+        tenant: TenantId,
+        who: &ContactIdentity,
+        opted_out_at: Option<i64>,
+    ) -> Result<bool> {
+        let Some(id) = self.find_contact(tenant, who).await? else {
+            return Ok(false);
+        };
+        with_tx!(self, c => sqlx::query(
+            "UPDATE contacts SET marketing_opt_out_at = $3, updated_at = $4 WHERE id = $1 AND tenant_id = $2",
+        )
+        .bind(&id)
+        .bind(tenant.to_string())
+        .bind(opted_out_at)
+        .bind(now_millis())
+        .execute(c)
+        .await?
+        .rows_affected());
+        Ok(true)
+    }
+}

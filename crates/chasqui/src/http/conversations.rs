@@ -125,6 +125,8 @@ pub struct ContactView {
     locale: Option<String>,
     external_user_id: Option<String>,
     tags: Vec<String>,
+    /// When the customer stopped marketing messages on WhatsApp; marketing templates are refused.
+    marketing_opt_out_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -148,6 +150,7 @@ impl From<Contact> for ContactView {
             locale: c.locale,
             external_user_id: c.external_user_id,
             tags: c.tags,
+            marketing_opt_out_at: c.marketing_opt_out_at,
             created_at: c.created_at,
             updated_at: c.updated_at,
         }

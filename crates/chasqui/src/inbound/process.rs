@@ -277,6 +277,32 @@ async fn process_meta(
                     if let Some(change) = template_change(known) {
                         tx.set_template_status(channel.tenant_id, &change).await?;
                     }
+                    if let meta::KnownField::UserPreferences { preferences } = known {
+                        for p in preferences
+                            .iter()
+                            .filter(|p| p.category.as_deref() == Some("marketing_messages"))
+                        {
+                            let wa = p.wa_id.as_deref().and_then(|w| WaId::parse(w).ok());
+                            let keys: Vec<String> = wa
+                                .as_ref()
+                                .map(|w| w.lookup_keys().iter().map(ToString::to_string).collect())
+                                .unwrap_or_default();
+                            let who = ContactIdentity {
+                                user_id: p.user_id.clone(),
+                                wa_id: wa.as_ref().map(|w| w.as_str().to_owned()),
+                                contact_key: keys.first().cloned(),
+                                lookup_keys: keys,
+                                ..ContactIdentity::default()
+                            };
+                            let at = p
+                                .timestamp
+                                .map(|t| t * 1000)
+                                .unwrap_or_else(chasqui_store::now_millis);
+                            let opted_out = if p.is_opt_out() { Some(at) } else { None };
+                            tx.set_marketing_preference(channel.tenant_id, &who, opted_out)
+                                .await?;
+                        }
+                    }
                     out.events += 1;
                 }
             }

@@ -211,6 +211,25 @@ pub async fn send(
     };
     drop(templates);
 
+    // A customer who stopped marketing messages on WhatsApp gets no marketing template (Meta
+    // would refuse it with 131050 anyway).
+    if let (Some(t), Some(c)) = (&validated.template, &contact)
+        && matches!(
+            t.category,
+            chasqui_core::template::TemplateCategory::Marketing
+        )
+        && let Some(at) = c.marketing_opt_out_at
+    {
+        return Err(ApiError::invalid(
+            "marketing_opt_out",
+            "template.name",
+            format!(
+                "This customer stopped marketing messages on WhatsApp on {}; send a utility template or wait until they resume.",
+                at.format("%Y-%m-%d")
+            ),
+        ));
+    }
+
     // Flags and channel state, after validation so the fallback link names the right number.
     let disabled = if !state.config.whatsapp.bsp_enabled
         || !state.config.whatsapp.notifications_enabled

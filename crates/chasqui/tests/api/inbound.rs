@@ -772,3 +772,56 @@ async fn processing_emits_events_for_the_tenant() {
     );
     app.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn marketing_stop_and_resume_are_applied_to_the_contact() {
+    let Some(app) = app(Db::Sqlite).await else {
+        return;
+    };
+    create_channel(&app, &app.api_key, "106540352242922").await;
+    post_meta(
+        &app,
+        "/webhooks/whatsapp",
+        &text_webhook("106540352242922", "wamid.PREF", "16505551234", "hi"),
+        APP_SECRET,
+    )
+    .await;
+    drained(&app).await;
+    let resume = std::fs::read(
+        reference_dir().join("whatsapp/pywa_user_marketing_preferences__resume.json"),
+    )
+    .unwrap();
+    let stop = String::from_utf8(resume.clone())
+        .unwrap()
+        .replace("\"resume\"", "\"stop\"")
+        .replace("resume marketing", "stop marketing");
+    post_meta(&app, "/webhooks/whatsapp", stop.as_bytes(), APP_SECRET).await;
+    drained(&app).await;
+    let contacts = json(
+        app.authed(Method::GET, "/v1/contacts")
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(
+        contacts["data"][0]["marketing_opt_out_at"], "2024-11-15T21:22:01Z",
+        "{contacts}"
+    );
+    post_meta(&app, "/webhooks/whatsapp", &resume, APP_SECRET).await;
+    drained(&app).await;
+    let contacts = json(
+        app.authed(Method::GET, "/v1/contacts")
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert!(
+        contacts["data"][0]["marketing_opt_out_at"].is_null(),
+        "{contacts}"
+    );
+    app.shutdown().await.unwrap();
+}
