@@ -104,10 +104,7 @@ fuzz_target!(|data: &[u8]| {
         masked.chars().filter(char::is_ascii_digit).count() + masked.matches('*').count(),
         international.chars().filter(char::is_ascii_digit).count()
     );
-    let hidden = masked.matches('*').count();
-    let visible_national = phone.national_number().len().saturating_sub(hidden);
-    assert!(hidden >= 1 || phone.national_number().len() <= 1, "{masked}");
-    let _ = visible_national;
+    assert!(masked.contains('*'), "a masked number hides something: {masked}");
     check_mask(&international);
 
     let own = WaId::from(phone);

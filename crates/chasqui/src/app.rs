@@ -80,6 +80,9 @@ impl App {
             let addr = listener.local_addr()?;
             crate::sandbox::create_demo_channel(&store, &keys, d.tenant.id, addr).await?;
         }
+        // With `--listen 127.0.0.1:0` the port is chosen now; links we hand out must name it.
+        let mut config = config;
+        config.server.listen = listener.local_addr()?;
         let state = AppState::new(store, config, keys)?;
         Ok(Self {
             state,

@@ -129,6 +129,7 @@ pub fn router(state: AppState) -> Router {
             "/webhooks/whatsapp/{channel_id}",
             get(crate::inbound::receive::meta_verify_channel).post(crate::inbound::receive::meta_receive_channel),
         )
+        .route("/media/shared/{tenant}/{id}", get(crate::media::shared_link::shared))
         .route("/webhooks/360dialog/{channel_id}", axum::routing::post(crate::inbound::receive::dialog360_receive))
         .route("/webhooks/twilio/{channel_id}", axum::routing::post(crate::inbound::receive::twilio_receive))
         .route("/webhooks/chatwoot/{channel_id}", axum::routing::post(crate::inbound::receive::chatwoot_receive))

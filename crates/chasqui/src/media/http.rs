@@ -130,6 +130,11 @@ pub async fn download(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let m = find(&state, &auth, &id).await?;
+    serve(&state, &m, &headers).await
+}
+
+/// Answers with a stored media's bytes (or why it has none yet), with caching headers.
+pub async fn serve(state: &AppState, m: &Media, headers: &HeaderMap) -> Result<Response, ApiError> {
     let sha = match (m.state.as_str(), &m.sha256) {
         (state::STORED, Some(sha)) => sha.clone(),
         (state::FAILED, _) => {
@@ -164,10 +169,10 @@ pub async fn download(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, max-age=31536000, immutable"),
     );
-    if etag_matches(&headers, &sha) {
+    if etag_matches(headers, &sha) {
         return Ok((StatusCode::NOT_MODIFIED, out).into_response());
     }
-    let object = match media_store(&state)?.read(&m.storage_key).await {
+    let object = match media_store(state)?.read(&m.storage_key).await {
         Ok(o) => o,
         Err(e @ MediaStoreError::NotFound(_)) => {
             tracing::error!(media_id = %m.id, key = %m.storage_key, error = %e, "a stored media file is missing from the media store");
@@ -182,7 +187,7 @@ pub async fn download(
     let mime = m.mime_type.as_deref().unwrap_or("application/octet-stream");
     out.insert(header::CONTENT_TYPE, header_value(mime));
     out.insert(header::CONTENT_LENGTH, HeaderValue::from(object.size));
-    out.insert(header::CONTENT_DISPOSITION, header_value(&disposition(&m)));
+    out.insert(header::CONTENT_DISPOSITION, header_value(&disposition(m)));
     // Customer-supplied bytes: never let a browser guess a more dangerous type.
     out.insert(
         header::X_CONTENT_TYPE_OPTIONS,

@@ -13,6 +13,7 @@ pub mod download;
 pub mod http;
 pub mod limits;
 pub mod object_store;
+pub mod shared_link;
 
 use chasqui_core::ids::{MediaId, MessageId};
 use chasqui_core::message::InboundMessage;

@@ -280,12 +280,37 @@ pub async fn send(
                     )
                 })?
             }
-            LocalTarget::Media(_) => {
-                return Err(ApiError::invalid(
-                    "media_id_not_supported",
-                    r.pointer.trim_start_matches('/').replace('/', "."),
-                    "Sending an uploaded file by its med_… id is not available yet; send it by `link` (an https URL).",
-                ));
+            LocalTarget::Media(media) => {
+                // The provider fetches our file through a signed, expiring link.
+                let m = state
+                    .store
+                    .media(auth.tenant_id, *media)
+                    .await
+                    .map_err(|_| {
+                        ApiError::invalid(
+                            "media_not_found",
+                            r.pointer.trim_start_matches('/').replace('/', "."),
+                            "No uploaded media with this id.",
+                        )
+                    })?;
+                if m.state != chasqui_store::media::state::STORED {
+                    return Err(ApiError::invalid(
+                        "media_not_ready",
+                        r.pointer.trim_start_matches('/').replace('/', "."),
+                        "This media is not stored yet; wait until GET /v1/media/{id}/info says `stored`.",
+                    ));
+                }
+                let base = crate::media::shared_link::public_base(&state);
+                let link =
+                    crate::media::shared_link::signed_url(&state, &base, auth.tenant_id, *media)
+                        .await?;
+                // `{"image": {"id": "med_…"}}` becomes `{"image": {"link": "…"}}`.
+                let parent = r.pointer.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
+                if let Some(Value::Object(obj)) = request.pointer_mut(parent) {
+                    obj.remove("id");
+                    obj.insert("link".into(), Value::String(link));
+                }
+                continue;
             }
         };
         if let Some(slot) = request.pointer_mut(&r.pointer) {

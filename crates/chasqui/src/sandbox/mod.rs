@@ -66,6 +66,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .merge(page::routes())
         .merge(graph::routes())
         .merge(customers::routes())
+        .route("/whoami", axum::routing::get(webhooks::whoami))
         .layer(Extension(Sandbox::new(state.clone())))
 }
 
@@ -245,8 +246,6 @@ pub struct Settings {
     pub http_500_count: u32,
     /// How long a hanging call hangs (default: the client timeout plus a second).
     pub hang: Option<Duration>,
-    /// Where webhooks go instead of this server's `/webhooks/whatsapp/{channel_id}`.
-    pub webhook_url: Option<String>,
 }
 
 impl Settings {
@@ -276,9 +275,6 @@ impl Settings {
             hang: get("hang_ms")
                 .and_then(Value::as_u64)
                 .map(|ms| Duration::from_millis(ms.min(600_000))),
-            webhook_url: get("webhook_url")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
         }
     }
 }
@@ -443,6 +439,10 @@ struct Inner {
     app: AppState,
     memory: Mutex<Memory>,
     client: reqwest::Client,
+    /// This sandbox's id, answered at `/sandbox/whoami`.
+    nonce: String,
+    /// Origins proven to be this server.
+    verified: Mutex<std::collections::HashSet<String>>,
 }
 
 /// The sandbox of one running server: its state and what it needs to reach the gateway.
@@ -471,6 +471,8 @@ impl Sandbox {
                 app,
                 memory: Mutex::new(Memory::default()),
                 client,
+                nonce: numbers::token(32),
+                verified: Mutex::new(std::collections::HashSet::new()),
             }),
         }
     }

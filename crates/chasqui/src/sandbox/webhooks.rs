@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+use axum::Extension;
 use chasqui_core::ids::ChannelId;
 use chasqui_store::channels::Channel;
 use chrono::{DateTime, Utc};
@@ -116,13 +117,9 @@ pub fn status_object(
     s
 }
 
-/// Where a channel's webhooks go: `settings.sandbox.webhook_url`, else this server's
-/// `/webhooks/whatsapp/{id}` at the origin of the channel's `base_url`, else the public URL or
-/// the configured listen address.
+/// Where a channel's webhooks go: `/webhooks/whatsapp/{id}` on this server, as the channel
+/// reaches it (see [`origin`]).
 pub fn hook_url(sandbox: &Sandbox, channel: &Channel) -> String {
-    if let Some(url) = super::Settings::of(channel).webhook_url {
-        return url;
-    }
     format!(
         "{}/webhooks/whatsapp/{}",
         origin(sandbox, channel),
@@ -130,20 +127,20 @@ pub fn hook_url(sandbox: &Sandbox, channel: &Channel) -> String {
     )
 }
 
-/// This server as the channel reaches it: its `base_url` without `/sandbox/graph` (or that
-/// URL's origin), else the public URL, else the configured listen address.
+/// This server as the channel reaches it: the origin (`scheme://host:port`) of its `base_url`,
+/// else of the public URL, else the configured listen address.
 pub fn origin(sandbox: &Sandbox, channel: &Channel) -> String {
-    let base = channel
+    let of = |u: &str| {
+        url::Url::parse(u.trim())
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .map(|u| u.origin().ascii_serialization())
+    };
+    channel
         .settings
         .get("base_url")
         .and_then(Value::as_str)
-        .map(|b| b.trim().trim_end_matches('/'));
-    if let Some(prefix) = base.and_then(|b| b.strip_suffix("/sandbox/graph")) {
-        return prefix.to_owned();
-    }
-    base.and_then(|b| url::Url::parse(b).ok())
-        .map(|u| u.origin().ascii_serialization())
-        .filter(|o| o != "null")
+        .and_then(of)
         .or_else(|| {
             sandbox
                 .app()
@@ -151,9 +148,15 @@ pub fn origin(sandbox: &Sandbox, channel: &Channel) -> String {
                 .server
                 .public_url
                 .as_ref()
-                .map(|u| u.as_str().trim_end_matches('/').to_owned())
+                .and_then(|u| of(u.as_str()))
         })
         .unwrap_or_else(|| format!("http://{}", sandbox.app().config.server.listen))
+}
+
+/// `GET /sandbox/whoami`: this sandbox's random id, so it can tell its own server from any
+/// other address a channel's `base_url` might name.
+pub async fn whoami(Extension(sandbox): Extension<Sandbox>) -> String {
+    sandbox.inner.nonce.clone()
 }
 
 /// Why a webhook did not get its 200.
@@ -179,6 +182,7 @@ impl Sandbox {
             .or_else(|| self.app().config.meta.app_secret.clone())
             .ok_or_else(|| NotDelivered("the channel has no app_secret, so its webhooks cannot be signed; set one with PATCH /v1/channels/{id}".into()))?;
         let sig = signature(secret.expose().as_bytes(), &body);
+        self.check_is_self(&origin(self, channel)).await?;
         let url = hook_url(self, channel);
         let mut last = String::new();
         for (attempt, pause) in [0u64, 250, 1000].into_iter().enumerate() {
@@ -217,6 +221,53 @@ impl Sandbox {
         }
         tracing::warn!(channel_id = %channel.id, error = %last, "the sandbox could not deliver a webhook");
         Err(NotDelivered(last))
+    }
+
+    /// Makes sure `origin` is the server this sandbox runs in (it answers `/sandbox/whoami` with
+    /// this sandbox's id), so a channel's `base_url` can never turn the sandbox into a way of
+    /// posting to other addresses. Remembered once proven.
+    async fn check_is_self(&self, origin: &str) -> Result<(), NotDelivered> {
+        if self
+            .inner
+            .verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(origin)
+        {
+            return Ok(());
+        }
+        let refused = || {
+            NotDelivered(format!(
+                "{origin} is not the Chasqui server this sandbox runs in: a sandbox channel's settings.base_url must point at this server's /sandbox/graph"
+            ))
+        };
+        let mut res = self
+            .inner
+            .client
+            .get(format!("{origin}/sandbox/whoami"))
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .map_err(|_| refused())?;
+        if !res.status().is_success() {
+            return Err(refused());
+        }
+        let mut answer = Vec::new();
+        while let Ok(Some(chunk)) = res.chunk().await {
+            answer.extend_from_slice(&chunk);
+            if answer.len() > 256 {
+                return Err(refused());
+            }
+        }
+        if answer != self.inner.nonce.as_bytes() {
+            return Err(refused());
+        }
+        self.inner
+            .verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(origin.to_owned());
+        Ok(())
     }
 
     /// Posts the status object `advance` produced, reading the channel afresh.

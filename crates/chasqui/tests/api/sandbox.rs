@@ -1068,5 +1068,24 @@ async fn more_sandbox_channels_and_the_web_page() {
     .await;
     let m = wait_inbound(&app, ok["id"].as_str().unwrap()).await;
     assert_eq!(m["channel_id"], second["id"]);
+    // The sandbox only posts webhooks to the server it runs in, whatever a base_url says.
+    let elsewhere = json(
+        app.authed(Method::POST, "/sandbox/channels")
+            .json(&j!({"base_url": "http://127.0.0.1:9/sandbox/graph"}))
+            .send()
+            .await
+            .unwrap(),
+        201,
+    )
+    .await;
+    let res = app
+        .authed(Method::POST, "/sandbox/customers/+5491155550123/messages")
+        .json(&j!({"text": "hola", "channel_id": elsewhere["id"]}))
+        .send()
+        .await
+        .unwrap();
+    let (code, message) = error_of(&json(res, 502).await);
+    assert_eq!(code, "webhook_not_delivered");
+    assert!(message.contains("not the Chasqui server"), "{message}");
     app.shutdown().await.unwrap();
 }

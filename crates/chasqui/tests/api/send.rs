@@ -102,6 +102,27 @@ async fn setup(db: Db) -> Option<(TestApp, Graph, String)> {
         ],
     )
     .await?;
+    // These tests talk to their own imitation: keep the demo sandbox channel out of the way, so
+    // sends without `channel_id` use the one channel below.
+    let existing = json(
+        app.authed(Method::GET, "/v1/channels")
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    for c in existing["data"].as_array().unwrap() {
+        let res = app
+            .authed(
+                Method::DELETE,
+                &format!("/v1/channels/{}", c["id"].as_str().unwrap()),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 204);
+    }
     let (graph, base) = start_graph().await;
     let ch = json(
         app.authed(Method::POST, "/v1/channels")
@@ -215,7 +236,11 @@ async fn send_then_statuses(db: Db) {
     // Statuses arrive out of order; the message only moves forward.
     status_webhook(&app, &wamid, "read", "5491123456789").await;
     status_webhook(&app, &wamid, "delivered", "5491123456789").await;
-    let read = wait_for(&app, &id, |m| m["status"] == "read").await;
+    // The two webhooks are processed concurrently: wait until both are in the history.
+    let read = wait_for(&app, &id, |m| {
+        m["status"] == "read" && m["statuses"].as_array().is_some_and(|s| s.len() >= 2)
+    })
+    .await;
     let history: Vec<&str> = read["statuses"]
         .as_array()
         .unwrap()
@@ -561,5 +586,60 @@ async fn sends_from_one_number_are_spaced_at_its_throughput() {
             .count();
         assert!(in_window <= 85, "{in_window} sends within one second");
     }
+    app.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn uploaded_media_is_sent_by_id_through_a_signed_link() {
+    let Some((app, graph, _)) = setup(Db::Sqlite).await else {
+        return;
+    };
+    customer_writes(&app, "5491123456789", "wamid.MEDIA").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A tiny valid PNG.
+    let png: Vec<u8> = hex::decode(
+        "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8ffff3f0005fe02fea7d6a4850000000049454e44ae426082",
+    )
+    .unwrap();
+    let mut form = b"--b0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"factura.png\"\r\nContent-Type: image/png\r\n\r\n".to_vec();
+    form.extend_from_slice(&png);
+    form.extend_from_slice(b"\r\n--b0undary--\r\n");
+    let up = json(
+        app.authed(Method::POST, "/v1/media")
+            .header("content-type", "multipart/form-data; boundary=b0undary")
+            .body(form)
+            .send()
+            .await
+            .unwrap(),
+        201,
+    )
+    .await;
+    let media_id = up["id"].as_str().unwrap();
+    let q = json(
+        app.authed(Method::POST, "/v1/messages")
+            .json(&j!({"to": "5491123456789", "type": "image", "image": {"id": media_id, "caption": "Tu factura"}}))
+            .send()
+            .await
+            .unwrap(),
+        202,
+    )
+    .await;
+    wait_for(&app, q["id"].as_str().unwrap(), |m| m["status"] == "sent").await;
+    let link = {
+        let reqs = graph.requests.lock().unwrap();
+        let (_, _, body) = reqs.last().unwrap();
+        assert!(body["image"].get("id").is_none(), "{body}");
+        assert_eq!(body["image"]["caption"], "Tu factura");
+        body["image"]["link"].as_str().unwrap().to_owned()
+    };
+    // The provider can fetch it without our API key; a tampered link cannot.
+    let res = app.client.get(&link).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.bytes().await.unwrap().to_vec(), png);
+    let tampered = link.replace("sig=", "sig=00");
+    assert_eq!(
+        app.client.get(&tampered).send().await.unwrap().status(),
+        403
+    );
     app.shutdown().await.unwrap();
 }
