@@ -322,6 +322,8 @@ pub struct WhatsappConfig {
     pub retry_attempts: u32,
     /// Timeout of one WhatsApp provider call, in milliseconds (100..=120000).
     pub timeout_ms: u64,
+    /// How long a channel's open circuit breaker waits before trying again, in milliseconds.
+    pub breaker_reset_ms: u64,
     /// Log provider requests and responses (phone numbers stay masked).
     pub debug: bool,
     /// Offer wa.me click-to-chat links and QR codes.
@@ -341,6 +343,7 @@ impl Default for WhatsappConfig {
             fallback_enabled: true,
             retry_attempts: 3,
             timeout_ms: 10_000,
+            breaker_reset_ms: 60_000,
             debug: false,
             wame_enabled: true,
             bsp_enabled: true,
@@ -354,6 +357,11 @@ impl WhatsappConfig {
     /// [`Self::timeout_ms`] as a duration.
     pub fn timeout(&self) -> Duration {
         Duration::from_millis(self.timeout_ms)
+    }
+
+    /// [`Self::breaker_reset_ms`] as a duration.
+    pub fn breaker_reset(&self) -> Duration {
+        Duration::from_millis(self.breaker_reset_ms)
     }
 }
 

@@ -230,6 +230,7 @@ pub(super) const SETTINGS: &[Setting] = &[
         100,
         120_000,
     ),
+    int("whatsapp.breaker_reset_ms", &[], 100, 3_600_000),
     boolean("whatsapp.debug", &["WHATSAPP_DEBUG"]),
     boolean("whatsapp.wame_enabled", &["WHATSAPP_WAME_ENABLED"]),
     boolean("whatsapp.bsp_enabled", &["WHATSAPP_BSP_ENABLED"]),

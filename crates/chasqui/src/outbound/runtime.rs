@@ -44,7 +44,13 @@ impl OutboundRuntime {
             client,
             throughput: Arc::new(ThroughputLimiter::new(clock.clone())),
             pairs: Arc::new(PairLimiter::new(clock.clone(), PairLimits::default())),
-            breakers: Arc::new(Breakers::new(clock, BreakerConfig::default())),
+            breakers: Arc::new(Breakers::new(
+                clock,
+                BreakerConfig {
+                    open_for: config.whatsapp.breaker_reset(),
+                    ..BreakerConfig::default()
+                },
+            )),
         })
     }
 

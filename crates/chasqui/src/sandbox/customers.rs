@@ -711,40 +711,38 @@ async fn create_channel(
             }
             b.trim_end_matches('/').to_owned()
         }
-        None => {
-            match &sb.app().config.server.public_url {
-                Some(u) => format!("{}/sandbox/graph", u.as_str().trim_end_matches('/')),
-                None => {
-                    let host = headers
-                    .get(header::HOST)
-                    .and_then(|h| h.to_str().ok())
-                    .filter(|h| h.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b)))
-                    .ok_or_else(|| invalid("base_url", "Cannot tell this server's address from the request; send base_url."))?;
-                    format!("http://{host}/sandbox/graph")
-                }
-            }
-        }
+        None => super::graph_base_url_for_request(&sb.app().config, &headers).ok_or_else(|| {
+            invalid(
+                "base_url",
+                "Cannot tell this server's address from the request; send base_url.",
+            )
+        })?,
     };
     let display = match body.display_phone_number {
-        Some(d) if numbers::digits_of(&d).is_some() => d,
+        Some(d) if numbers::digits_of(&d).is_some() => Some(d),
         Some(_) => {
             return Err(invalid(
                 "display_phone_number",
                 "display_phone_number must be a phone number.",
             ));
         }
-        None => format!(
-            "+1 555 01{} {}",
-            rand::random_range(1..10u8),
-            rand::random_range(1000..10000u16)
-        ),
+        None => None,
     };
     let name = body
         .name
         .map(|n| n.trim().to_owned())
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| "Sandbox".into());
-    let new = super::new_channel(&name, &display, &base_url);
+    let mut new = chasqui_store::channels::NewChannel {
+        kind: ChannelKind::Sandbox,
+        name,
+        phone_number_id: None,
+        waba_id: None,
+        display_phone_number: display,
+        settings: json!({}),
+        secrets: Vec::new(),
+    };
+    super::complete_channel(&mut new, &base_url);
     let channel = sb
         .app()
         .store

@@ -14,6 +14,7 @@
 //! | `GET /sandbox/customers` | customers the sandbox has seen |
 //! | `POST /sandbox/channels`, `GET /sandbox/channels/{id}/calls` | another sandbox number; the Graph calls it received |
 //! | `GET /sandbox` | a small web page to chat as a customer |
+//! | `GET /sandbox/whoami` | this sandbox's random id (it only posts webhooks to an origin that answers it) |
 //!
 //! A sandbox channel's `settings.base_url` points at `http://HOST:PORT/sandbox/graph`, so the
 //! ordinary Cloud API sender talks to it unchanged. After accepting a send the sandbox posts
@@ -102,28 +103,85 @@ pub fn graph_base_url(addr: SocketAddr) -> String {
 
 /// A new sandbox channel, ready to send through `base_url` (`…/sandbox/graph`).
 pub fn new_channel(name: &str, display_phone_number: &str, base_url: &str) -> NewChannel {
-    NewChannel {
+    let mut new = NewChannel {
         kind: ChannelKind::Sandbox,
         name: name.to_owned(),
-        phone_number_id: Some(numbers::numeric_id(15)),
-        waba_id: Some(numbers::numeric_id(15)),
+        phone_number_id: None,
+        waba_id: None,
         display_phone_number: Some(display_phone_number.to_owned()),
-        settings: json!({
-            "base_url": base_url,
-            "sandbox": {
-                "delays_ms": { "sent": Delays::DEFAULT.sent_ms(), "delivered": Delays::DEFAULT.delivered_ms(), "read": Delays::DEFAULT.read_ms() },
-                "auto_read": true,
-            },
-        }),
-        secrets: vec![
-            (
-                "access_token".into(),
-                Secret::new(format!("EAASANDBOX{}", numbers::token(48))),
-            ),
-            ("app_secret".into(), Secret::new(numbers::hex_id(32))),
-            ("verify_token".into(), Secret::new(numbers::token(24))),
-        ],
+        settings: json!({}),
+        secrets: Vec::new(),
+    };
+    complete_channel(&mut new, base_url);
+    new
+}
+
+/// Fills in whatever a sandbox channel needs and its creator left out, so it can send at once:
+/// a phone number id and WABA id, a `+1 555 01…` display number, `settings.base_url`, the
+/// `settings.sandbox` defaults, and random `access_token`, `app_secret` and `verify_token`.
+/// For `POST /v1/channels {"kind": "sandbox"}` as much as for the demo channel.
+pub fn complete_channel(new: &mut NewChannel, base_url: &str) {
+    new.phone_number_id
+        .get_or_insert_with(|| numbers::numeric_id(15));
+    new.waba_id.get_or_insert_with(|| numbers::numeric_id(15));
+    new.display_phone_number.get_or_insert_with(|| {
+        format!(
+            "+1 555 01{} {}",
+            rand::random_range(1..10u8),
+            rand::random_range(1000..10000u16)
+        )
+    });
+    if !new.settings.is_object() {
+        new.settings = json!({});
     }
+    if new
+        .settings
+        .get("base_url")
+        .and_then(Value::as_str)
+        .is_none()
+    {
+        new.settings["base_url"] = json!(base_url);
+    }
+    if new.settings.get("sandbox").is_none_or(|v| !v.is_object()) {
+        new.settings["sandbox"] = json!({
+            "delays_ms": {
+                "sent": Delays::DEFAULT.sent_ms(),
+                "delivered": Delays::DEFAULT.delivered_ms(),
+                "read": Delays::DEFAULT.read_ms(),
+            },
+            "auto_read": true,
+        });
+    }
+    let defaults = [
+        ("access_token", format!("EAASANDBOX{}", numbers::token(48))),
+        ("app_secret", numbers::hex_id(32)),
+        ("verify_token", numbers::token(24)),
+    ];
+    for (name, value) in defaults {
+        if !new.secrets.iter().any(|(n, _)| n == name) {
+            new.secrets.push((name.to_owned(), Secret::new(value)));
+        }
+    }
+}
+
+/// This server's `/sandbox/graph` as a request reached it: under `server.public_url` when set,
+/// else `http://{Host}`. `None` when the request names no usable host.
+pub fn graph_base_url_for_request(
+    config: &crate::config::Config,
+    headers: &axum::http::HeaderMap,
+) -> Option<String> {
+    if let Some(u) = &config.server.public_url {
+        return Some(format!(
+            "{}/sandbox/graph",
+            u.as_str().trim_end_matches('/')
+        ));
+    }
+    let host = headers.get(axum::http::header::HOST)?.to_str().ok()?;
+    let plain = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
+    plain.then(|| format!("http://{host}/sandbox/graph"))
 }
 
 /// Puts the sandbox's approved templates in the tenant's template list.

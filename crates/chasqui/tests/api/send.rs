@@ -93,15 +93,17 @@ fn sign(body: &[u8]) -> String {
 }
 
 async fn setup(db: Db) -> Option<(TestApp, Graph, String)> {
-    let app = spawn_app_on(
-        db,
-        &[
-            ("CHASQUI_META_APP_SECRET", APP_SECRET),
-            ("CHASQUI_WORKERS_POLL_INTERVAL_MS", "50"),
-            ("CHASQUI_ALLOW_PRIVATE_WEBHOOK_URLS", "true"),
-        ],
-    )
-    .await?;
+    setup_with(db, &[]).await
+}
+
+async fn setup_with(db: Db, extra: &[(&str, &str)]) -> Option<(TestApp, Graph, String)> {
+    let mut env = vec![
+        ("CHASQUI_META_APP_SECRET", APP_SECRET),
+        ("CHASQUI_WORKERS_POLL_INTERVAL_MS", "50"),
+        ("CHASQUI_ALLOW_PRIVATE_WEBHOOK_URLS", "true"),
+    ];
+    env.extend_from_slice(extra);
+    let app = spawn_app_on(db, &env).await?;
     // These tests talk to their own imitation: keep the demo sandbox channel out of the way, so
     // sends without `channel_id` use the one channel below.
     let existing = json(
@@ -641,5 +643,86 @@ async fn uploaded_media_is_sent_by_id_through_a_signed_link() {
         app.client.get(&tampered).send().await.unwrap().status(),
         403
     );
+    app.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_provider_outage_opens_the_breaker_and_everything_goes_out_after_it() {
+    let Some((app, graph, channel)) = setup_with(
+        Db::Sqlite,
+        &[
+            ("CHASQUI_WHATSAPP_BREAKER_RESET_MS", "1500"),
+            ("WHATSAPP_RETRY_ATTEMPTS", "10"),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    let customers: Vec<String> = (0..6)
+        .map(|i| format!("549112{:07}", 4_000_000 + i))
+        .collect();
+    for (i, c) in customers.iter().enumerate() {
+        customer_writes(&app, c, &format!("wamid.OUTAGE{i}")).await;
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    // The provider answers 503 to the next 8 calls.
+    graph.failures.lock().unwrap().extend(
+        (0..8).map(|_| (503, j!({"error": {"message": "Service unavailable", "type": "OAuthException", "code": 2, "fbtrace_id": "z"}}))),
+    );
+    let mut ids = Vec::new();
+    for c in &customers {
+        let q = json(
+            app.authed(Method::POST, "/v1/messages")
+                .json(&j!({"to": c, "type": "text", "text": {"body": "aviso"}}))
+                .send()
+                .await
+                .unwrap(),
+            202,
+        )
+        .await;
+        ids.push(q["id"].as_str().unwrap().to_owned());
+    }
+    // The breaker opens during the outage…
+    let mut saw_open = false;
+    for _ in 0..200 {
+        let h = json(
+            app.authed(Method::GET, &format!("/v1/channels/{channel}/health"))
+                .send()
+                .await
+                .unwrap(),
+            200,
+        )
+        .await;
+        if h["breaker"]["state"] == "open" {
+            saw_open = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(saw_open, "the circuit breaker never opened");
+    // …and every message still goes out once the provider is back; none failed.
+    for id in &ids {
+        let mut last = Value::Null;
+        for _ in 0..240 {
+            last = json(
+                app.authed(Method::GET, &format!("/v1/messages/{id}"))
+                    .send()
+                    .await
+                    .unwrap(),
+                200,
+            )
+            .await;
+            if last["status"] == "sent" {
+                break;
+            }
+            assert_ne!(last["status"], "failed", "{last}");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        assert_eq!(last["status"], "sent", "{last}");
+    }
+    // While it was open nobody hammered the provider: 8 failures plus one success per message.
+    let calls = graph.requests.lock().unwrap().len();
+    assert_eq!(calls, 8 + ids.len(), "calls to the provider: {calls}");
     app.shutdown().await.unwrap();
 }
