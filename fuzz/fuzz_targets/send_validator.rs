@@ -14,7 +14,7 @@ use chasqui_core::send::{
     ValidationContext, validate,
 };
 use chasqui_core::template::{LanguageFallback, Template};
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
 

@@ -200,7 +200,8 @@ impl Case {
                 .iter()
                 .take(12)
                 .map(|b| {
-                    let mut v = json!({"type": BUTTONS[usize::from(b.kind) % BUTTONS.len()]});
+                    let kind = BUTTONS[usize::from(b.kind) % BUTTONS.len()];
+                    let mut v = json!({"type": kind});
                     if let Some(t) = &b.text {
                         v["text"] = json!(t);
                     }
@@ -212,11 +213,12 @@ impl Case {
                 .collect();
             components.push(json!({"type": "BUTTONS", "buttons": buttons}));
         }
+        let category = ["UTILITY", "MARKETING", "AUTHENTICATION"][usize::from(self.category % 3)];
         let mut t = json!({
             "name": "fuzzed",
             "language": "es_AR",
             "status": "APPROVED",
-            "category": ["UTILITY", "MARKETING", "AUTHENTICATION"][usize::from(self.category % 3)],
+            "category": category,
             "components": components,
         });
         match self.format % 3 {
@@ -237,15 +239,19 @@ impl Case {
                 match c.kind % 4 {
                     0 => json!({"type": "body", "parameters": parameters}),
                     1 => json!({"type": "header", "parameters": parameters}),
-                    2 => json!({"type": "button", "sub_type": SUB_TYPES[usize::from(c.index / 16) % SUB_TYPES.len()],
-                                "index": (c.index % 16).to_string(), "parameters": parameters}),
+                    2 => {
+                        let sub_type = SUB_TYPES[usize::from(c.index / 16) % SUB_TYPES.len()];
+                        json!({"type": "button", "sub_type": sub_type,
+                               "index": (c.index % 16).to_string(), "parameters": parameters})
+                    }
                     _ => json!({"type": "carousel", "cards": []}),
                 }
             })
             .collect();
+        let language = LANGUAGES[usize::from(self.language) % LANGUAGES.len()];
         json!({
             "name": "fuzzed",
-            "language": {"code": LANGUAGES[usize::from(self.language) % LANGUAGES.len()]},
+            "language": {"code": language},
             "components": components,
         })
     }

@@ -61,7 +61,8 @@ fuzz_target!(|data: &[u8]| {
         "a correctly signed request must verify"
     );
     let bit = body.first().copied().unwrap_or(0);
-    mac[usize::from(bit) % mac.len()] ^= 1 << (bit % 8);
+    let at = usize::from(bit) % mac.len();
+    mac[at] ^= 1 << (bit % 8);
     let bad = BASE64.encode(&mac);
     // Another spelling of the URL (port added or removed, `'` vs `%27`) could in theory match
     // the flipped MAC only by an HMAC collision.

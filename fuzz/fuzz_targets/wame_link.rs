@@ -137,7 +137,8 @@ fuzz_target!(|case: Case| {
         assert!(!t.trim().is_empty());
     }
 
-    if !case.qr {
+    // QR codes cost milliseconds: draw one for every eighth case only.
+    if !case.qr || case.ec & 0x18 != 0 {
         return;
     }
     let ec = [EcLevel::L, EcLevel::M, EcLevel::Q, EcLevel::H][usize::from(case.ec % 4)];

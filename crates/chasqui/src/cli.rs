@@ -234,7 +234,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             "\nFirst start: created the demo tenant \"{}\" ({}).\n\
              Its API key is shown only this once; store it now:\n\n    {key}\n\n\
              Try:\n    curl {base}/healthz\n    curl -H \"Authorization: Bearer {key}\" {base}/v1/tenant\n    \
-             curl {base}/metrics\n",
+             curl {base}/metrics\n\n\
+             It has a sandbox WhatsApp number: chat as a customer at {base}/sandbox, or\n    \
+             curl -H \"Authorization: Bearer {key}\" -H 'Content-Type: application/json' \\\n         \
+             {base}/sandbox/customers/+5491155550123/messages -d '{{\"text\": \"Hola\"}}'\n    \
+             curl -H \"Authorization: Bearer {key}\" '{base}/v1/messages?direction=in'\n\
+             (docs/sandbox.md has the five-step tour)\n",
             demo.tenant.name, demo.tenant.id
         );
     }

@@ -175,6 +175,7 @@ fn digits_only(field: &str, v: &Option<String>) -> Result<(), ApiError> {
 pub async fn create(
     State(state): State<AppState>,
     auth: TenantAuth,
+    headers: axum::http::HeaderMap,
     Json(body): Json<CreateChannel>,
 ) -> Result<(StatusCode, Json<ChannelView>), ApiError> {
     let kind: ChannelKind =
@@ -269,26 +270,33 @@ pub async fn create(
         secrets.push(("webhook_secret".into(), Secret::new(token.clone())));
         generated = Some(token);
     }
-    let phone_number_id = match (kind, phone_number_id) {
-        (ChannelKind::Sandbox, None) => Some(format!(
-            "{}",
-            100_000_000_000_000u64 + rand::random_range(0..899_999_999_999_999u64)
-        )),
-        (_, p) => p,
-    };
-    let new = NewChannel {
+    let mut new = NewChannel {
         kind,
         name: body
             .name
             .map(|n| n.trim().to_owned())
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| kind.to_string()),
-        phone_number_id: phone_number_id.clone(),
+        phone_number_id,
         waba_id,
         display_phone_number: non_empty("display_phone_number", body.display_phone_number)?,
         settings: Value::Object(body.settings),
         secrets,
     };
+    if kind == ChannelKind::Sandbox {
+        // A sandbox number talks to this server's own Cloud API imitation.
+        let base = crate::sandbox::graph_base_url_for_request(&state.config, &headers).ok_or_else(
+            || {
+                ApiError::invalid(
+                    "no_public_url",
+                    "kind",
+                    "Set CHASQUI_PUBLIC_URL so the sandbox knows its own address.",
+                )
+            },
+        )?;
+        crate::sandbox::complete_channel(&mut new, &base);
+    }
+    let phone_number_id = new.phone_number_id.clone();
     let channel = state
         .store
         .create_channel(auth.tenant_id, &state.keys.current(), new, &auth.actor())

@@ -287,7 +287,7 @@ impl Downloader {
             }
             Err(e) => return Err(Failure::retry(e.to_string())),
         };
-        let guarded = is_tenant_supplied(&channel);
+        let guarded = is_tenant_supplied(&channel) && !self.is_own_sandbox(&channel);
         let client = if guarded {
             &clients.guarded
         } else {
@@ -435,7 +435,7 @@ impl Downloader {
                         Some(u) => u.as_str().trim_end_matches('/').to_owned(),
                         None => format!("http://{}", self.config.server.listen),
                     };
-                    format!("{own}/sandbox")
+                    format!("{own}/sandbox/graph")
                 }
                 _ => META_BASE_URL.to_owned(),
             },
@@ -693,6 +693,20 @@ fn media_provider(m: &Media) -> &'static str {
 
 /// Whether a channel's download addresses come from the tenant (a custom base URL, or the URLs
 /// inside Twilio and Chatwoot webhooks) rather than from a provider we know.
+impl Downloader {
+    /// A sandbox channel pointing at this very server is ours, not a tenant-supplied address.
+    fn is_own_sandbox(&self, channel: &Channel) -> bool {
+        if channel.kind != ChannelKind::Sandbox {
+            return false;
+        }
+        let own = match &self.config.server.public_url {
+            Some(u) => u.as_str().trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.config.server.listen),
+        };
+        setting(channel, "base_url").is_none_or(|b| b.starts_with(&format!("{own}/sandbox")))
+    }
+}
+
 fn is_tenant_supplied(channel: &Channel) -> bool {
     setting(channel, "base_url").is_some()
         || matches!(channel.kind, ChannelKind::Twilio | ChannelKind::Chatwoot)

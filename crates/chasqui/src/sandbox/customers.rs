@@ -6,7 +6,7 @@
 //! tenant's API key (`Authorization: Bearer chq_…`): one tenant cannot write into another's.
 
 use axum::extract::{Path, Query};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use base64::Engine;

@@ -748,6 +748,42 @@ mod tests {
     }
 
     #[test]
+    fn channels_made_elsewhere_are_completed_without_losing_what_was_given() {
+        let mut new = NewChannel {
+            kind: ChannelKind::Sandbox,
+            name: "Mine".into(),
+            phone_number_id: Some("123456789012345".into()),
+            waba_id: None,
+            display_phone_number: None,
+            settings: json!({"graph_version": "v26.0"}),
+            secrets: vec![("access_token".into(), Secret::new("EAAmine"))],
+        };
+        complete_channel(&mut new, "http://127.0.0.1:8080/sandbox/graph");
+        assert_eq!(new.phone_number_id.as_deref(), Some("123456789012345"));
+        assert!(
+            new.waba_id.is_some()
+                && new
+                    .display_phone_number
+                    .as_deref()
+                    .is_some_and(|d| d.starts_with("+1 555 01"))
+        );
+        assert_eq!(new.settings["graph_version"], "v26.0");
+        assert_eq!(
+            new.settings["base_url"],
+            "http://127.0.0.1:8080/sandbox/graph"
+        );
+        assert_eq!(new.settings["sandbox"]["auto_read"], true);
+        let token: Vec<&str> = new
+            .secrets
+            .iter()
+            .filter(|(n, _)| n == "access_token")
+            .map(|(_, v)| v.expose())
+            .collect();
+        assert_eq!(token, vec!["EAAmine"]);
+        assert!(new.secrets.iter().any(|(n, _)| n == "app_secret"));
+    }
+
+    #[test]
     fn statuses_only_move_forward() {
         assert!(
             rank("read") > rank("delivered")

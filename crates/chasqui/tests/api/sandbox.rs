@@ -302,6 +302,20 @@ async fn a_customer_message_arrives_as_an_inbound_message() {
     .await;
     assert_eq!(contact["wa_id"], "5491155550123");
     assert_eq!(contact["profile_name"], "Lucía Fernández");
+    // The business reads it (with the typing indicator): the customer's phone shows both.
+    let read = app
+        .authed(
+            Method::POST,
+            &format!("/v1/messages/{}/read", m["id"].as_str().unwrap()),
+        )
+        .json(&j!({"typing": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200, "{}", read.text().await.unwrap());
+    let view = phone_view(&app, "+5491155550123").await;
+    assert_eq!(view["data"][0]["status"], "read");
+    assert_eq!(view["business_typing"], true);
 
     // Other message types, replying to nothing in particular.
     let loc = customer_writes(
