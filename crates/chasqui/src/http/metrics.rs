@@ -50,6 +50,14 @@ pub fn install() {
             "Jobs in the durable queue by queue and state"
         );
         metrics::describe_counter!("chasqui_jobs_total", "Job attempts by kind and outcome");
+        metrics::describe_gauge!(
+            "chasqui_channel_breaker_state",
+            "Circuit breaker per channel: 0 closed, 1 half-open, 2 open"
+        );
+        metrics::describe_gauge!(
+            "chasqui_channel_breaker_opened",
+            "How many times a channel's breaker has opened"
+        );
         Some(Exporter { handle, process })
     });
 }
@@ -99,6 +107,12 @@ pub async fn render(State(state): State<AppState>) -> Response {
             }
         }
         Err(e) => tracing::warn!(error = %e, "queue depth unavailable for metrics"),
+    }
+    for (channel, snap) in state.outbound.breakers.snapshots() {
+        metrics::gauge!("chasqui_channel_breaker_state", "channel_id" => channel.clone())
+            .set(f64::from(snap.state.gauge()));
+        metrics::gauge!("chasqui_channel_breaker_opened", "channel_id" => channel)
+            .set(snap.times_opened as f64);
     }
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -701,6 +701,25 @@ async fn a_provider_outage_opens_the_breaker_and_everything_goes_out_after_it() 
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(saw_open, "the circuit breaker never opened");
+    let metrics = app
+        .get("/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(&format!(
+            "chasqui_channel_breaker_opened{{channel_id=\"{channel}\"}}"
+        )),
+        "breaker state not in /metrics: {}",
+        metrics
+            .lines()
+            .filter(|l| l.contains("breaker"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     // …and every message still goes out once the provider is back; none failed.
     for id in &ids {
         let mut last = Value::Null;
