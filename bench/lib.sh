@@ -198,6 +198,7 @@ def sh(c):
 cpu = sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip()
 mem = sh("awk '/MemTotal/ {printf \"%.1f GiB\", $2/1048576}' /proc/meminfo")
 print(json.dumps({"nproc": os.cpu_count(), "cpu": cpu, "ram": mem, "kernel": platform.release(),
+                  "loadavg_at_start": open("/proc/loadavg").read().split()[0],
                   "commit": sh("git rev-parse HEAD"), "dirty": bool(sh("git status --porcelain --untracked-files=no"))}))
 EOF
 }

@@ -5,7 +5,9 @@
 //! cargo test -p chasqui --test crash -- --ignored --nocapture
 //! ```
 //!
-//! Environment: `CRASH_KILLS` (default 20), `DATABASE_URL` to run it on PostgreSQL.
+//! Environment: `CRASH_KILLS` (default 20), `DATABASE_URL` to run it on PostgreSQL, and
+//! `CRASH_DB_RESTART` (a shell command, e.g. `pg_ctl restart …`) to also restart the database
+//! under load every fourth round, with Chasqui left running.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::{HashMap, HashSet};
@@ -156,6 +158,7 @@ fn nothing_acknowledged_is_lost_across_kill_9() {
     let acked_webhooks: Arc<Mutex<HashSet<String>>> = Arc::default();
     let accepted_sends: Arc<Mutex<HashSet<String>>> = Arc::default();
     let mut seq = 0u64;
+    let mut db_restarts = 0;
     for round in 0..kills {
         let deadline = Instant::now() + Duration::from_millis(300 + (round as u64 * 137) % 900);
         rt.block_on(async {
@@ -186,6 +189,16 @@ fn nothing_acknowledged_is_lost_across_kill_9() {
                 }
             }
         });
+        if let Ok(cmd) = std::env::var("CRASH_DB_RESTART")
+            && round % 4 == 3
+        {
+            // The database goes away and comes back while Chasqui keeps serving: requests in the
+            // gap must fail (never a 200 for something not stored), and work must resume after.
+            let status = Command::new("sh").args(["-c", &cmd]).status().unwrap();
+            assert!(status.success(), "CRASH_DB_RESTART failed");
+            db_restarts += 1;
+            continue;
+        }
         let _ = Command::new("kill")
             .args(["-9", &child.id().to_string()])
             .status();
@@ -251,7 +264,7 @@ fn nothing_acknowledged_is_lost_across_kill_9() {
         .map(|n| n - 1)
         .sum();
     println!(
-        "kills: {kills}; webhooks acknowledged: {}; sends accepted: {}; provider duplicates (in flight at a kill): {duplicates}",
+        "rounds: {kills} (database restarts: {db_restarts}); webhooks acknowledged: {}; sends accepted: {}; provider duplicates (in flight at a kill): {duplicates}",
         acked_webhooks.lock().unwrap().len(),
         accepted_sends.lock().unwrap().len()
     );
