@@ -527,6 +527,34 @@ async fn templates_go_out_of_the_window_and_customers_read_them_by_themselves() 
     let reply = wait_inbound(&app, tap["id"].as_str().unwrap()).await;
     assert_eq!(reply["type"], "button");
     assert_eq!(reply["context_message_id"], out["id"]);
+    // The tenant's application heard it all as events: sent, then read, then the reply.
+    let events = json(
+        app.authed(Method::GET, "/v1/events?format=json&limit=200")
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let statuses: Vec<&str> = events["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "message.status" && e["data"]["message_id"] == id.as_str())
+        .map(|e| e["data"]["status"].as_str().unwrap())
+        .collect();
+    assert!(
+        statuses.contains(&"sent") && statuses.contains(&"read"),
+        "{statuses:?}"
+    );
+    assert!(
+        events["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["type"] == "message.received"),
+        "{events}"
+    );
     app.shutdown().await.unwrap();
 }
 
