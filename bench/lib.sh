@@ -89,27 +89,28 @@ ensure_payloads() {
 
 # The database URL for a fresh Chasqui run in DIR (SQLite file, or a new PostgreSQL database).
 fresh_database_url() {
-    local dir="$1"
-    if [[ -z "$BENCH_DATABASE_URL" ]]; then
+    local dir="$1" server="${2-$BENCH_DATABASE_URL}"
+    if [[ -z "$server" ]]; then
         echo "sqlite://$dir/chasqui.db"
         return
     fi
     local db
     db="bench_$(date +%s%N | cut -c1-16)"
-    psql "$BENCH_DATABASE_URL" -qAtc "CREATE DATABASE $db" >/dev/null
-    echo "${BENCH_DATABASE_URL%/*}/$db"
+    psql "$server" -qAtc "CREATE DATABASE $db" >/dev/null
+    echo "${server%/*}/$db"
 }
 
 # start_chasqui NAME [ENV=VALUE…]: a fresh data directory and database, a tenant with an API key,
 # the server up and ready, a WhatsApp Cloud channel for the payloads' phone_number_id. Sets
-# CHASQUI_PID, CHASQUI_URL, CHASQUI_KEY, CHASQUI_DB_URL, CHASQUI_DATA.
+# CHASQUI_PID, CHASQUI_URL, CHASQUI_KEY, CHASQUI_DB_URL, CHASQUI_DATA. CHASQUI_DB_SERVER (default
+# BENCH_DATABASE_URL) names the PostgreSQL server to use; empty for SQLite.
 start_chasqui() {
     local name="$1"
     shift
     CHASQUI_DATA="$BENCH_WORK/$name"
     rm -rf "$CHASQUI_DATA"
     mkdir -p "$CHASQUI_DATA"
-    CHASQUI_DB_URL="$(fresh_database_url "$CHASQUI_DATA")"
+    CHASQUI_DB_URL="$(fresh_database_url "$CHASQUI_DATA" "${CHASQUI_DB_SERVER-$BENCH_DATABASE_URL}")"
     CHASQUI_URL="http://127.0.0.1:$BENCH_PORT_CHASQUI"
     export CHASQUI_DATA_DIR="$CHASQUI_DATA" CHASQUI_DATABASE_URL="$CHASQUI_DB_URL"
     CHASQUI_KEY="$("$CHASQUI" tenant create "Bench $name" --json 2>"$CHASQUI_DATA/tenant.log" | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')"

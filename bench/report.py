@@ -66,7 +66,11 @@ def main():
             summary["p99_ms_at_5000"] = at5k["p99_ms"]
         lags = [r["check"].get("lag_ms") for r in runs if r["target"] == "chasqui" and r.get("check")]
         summary["max_lag_ms"] = max((x for x in lags if x is not None), default=None)
-        summary["all_verified"] = all(r.get("check", {}).get("verified") for r in runs if r["target"] in ("chasqui", "peer"))
+        summary["all_verified"] = all(r.get("check", {}).get("verified") for r in runs if r["target"] in ("chasqui", "chasqui-pg", "peer"))
+        pg = by.get(("chasqui-pg", "full", "loadgen"))
+        if pg:
+            summary["postgres_rps"] = pg["rps"]
+            summary["postgres_vs_sqlite"] = round(pg["rps"] / max(1, ch["rps"]), 2)
         print()
         print("targets (issue 6):")
         t = [("≥ 20,000 webhooks/s", ch["rps"] >= 20000, f"{ch['rps']:,.0f}/s")]
@@ -78,6 +82,8 @@ def main():
             t.append(("ack p99 < 10 ms at 5,000/s", at5k["p99_ms"] < 10, f"{at5k['p99_ms']:.2f} ms"))
         if summary["max_lag_ms"] is not None:
             t.append(("lag < 1 s", summary["max_lag_ms"] < 1000, f"{summary['max_lag_ms']:,} ms (worst load)"))
+        if pg:
+            t.append(("PostgreSQL within 2× of SQLite", pg["rps"] * 2 >= ch["rps"], f"{pg['rps']:,.0f}/s = {summary['postgres_vs_sqlite']}× SQLite"))
         for name, met, val in t:
             print(f"- {name}: {val} {'met' if met else 'MISSED'}")
     print()

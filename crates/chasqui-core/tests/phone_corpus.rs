@@ -23,14 +23,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::PathBuf;
-
 use chasqui_core::phone::{self, PhoneType, RegionCode, WaId, same_person};
 
 fn reference(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/reference")
-        .join(name);
+    let path = chasqui_testdata::reference_path(env!("CARGO_MANIFEST_DIR"), name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
             "reference file {} is missing or unreadable: {e}",

@@ -2,20 +2,11 @@
 
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
-
-/// `/work/shared/reference`, reached from this crate's manifest directory.
-pub const REFERENCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/reference");
+use std::path::PathBuf;
 
 /// A path inside the reference folder; panics loudly if the folder is missing.
 pub fn reference(relative: &str) -> PathBuf {
-    let root = Path::new(REFERENCE);
-    assert!(
-        root.is_dir(),
-        "the reference corpus is missing: expected a directory at {REFERENCE} \
-         (the shared checkout's `reference/` folder next to `main/`)"
-    );
-    root.join(relative)
+    chasqui_testdata::reference_path(env!("CARGO_MANIFEST_DIR"), relative)
 }
 
 /// Reads a reference file's exact bytes.

@@ -14,6 +14,10 @@ use super::{PhoneError, PhoneType, RegionCode};
 /// Longer input is refused before it reaches the metadata: no real number needs more.
 const MAX_INPUT_CHARS: usize = 128;
 
+/// E.164 allows at most 15 digits, country code included; the metadata allows national numbers
+/// of up to 17 digits (some German ones pass its checks with 15 after `+49`), so it is checked here.
+const MAX_E164_DIGITS: usize = 15;
+
 /// A phone number that libphonenumber's current metadata calls valid, held as E.164 (`+5491123456789`).
 ///
 /// The only way to get one is [`PhoneE164::parse`] (or [`parse`] for the details), so holding one
@@ -185,6 +189,9 @@ fn valid(number: &PhoneNumber) -> Option<ParsedPhone> {
     let e164 = PHONE_NUMBER_UTIL
         .format(number, PhoneNumberFormat::E164)
         .into_owned();
+    if e164.len() > MAX_E164_DIGITS + 1 {
+        return None;
+    }
     let country_code = u16::try_from(number.country_code).ok()?;
     Some(ParsedPhone {
         phone: PhoneE164 { e164, country_code },
@@ -217,6 +224,13 @@ fn mexico_legacy(number: &PhoneNumber) -> Option<ParsedPhone> {
 fn invalid_reason(number: &PhoneNumber) -> PhoneError {
     let region = region_label(number);
     let suggestion = None;
+    if PHONE_NUMBER_UTIL
+        .format(number, PhoneNumberFormat::E164)
+        .len()
+        > MAX_E164_DIGITS + 1
+    {
+        return PhoneError::TooLong { region, suggestion };
+    }
     match PHONE_NUMBER_UTIL.is_possible_number_with_reason(number) {
         Err(ValidationError::InvalidCountryCode) => PhoneError::InvalidCountryCode { suggestion },
         Err(ValidationError::TooShort) => PhoneError::TooShort { region, suggestion },
@@ -311,6 +325,7 @@ impl<'de> Deserialize<'de> for PhoneE164 {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::phone::WaId;
     use proptest::prelude::*;
 
     fn region(code: &str) -> Option<RegionCode> {
@@ -381,6 +396,23 @@ mod tests {
         assert_eq!(code("+1 187 215 5230", None), "not_valid");
         assert_eq!(code("2345 6789", Some("AR")), "missing_area_code");
         assert_eq!(code(&"1".repeat(200), Some("US")), "too_long");
+    }
+
+    /// Found by fuzzing (`fuzz/`, target `phone`): the metadata calls this German number valid,
+    /// but its 17 digits are no E.164 number and no WhatsApp id.
+    #[test]
+    fn more_than_fifteen_digits_is_too_long_even_when_the_metadata_allows_it() {
+        for typed in [
+            "+49 30 99493099 99212",
+            "+)4 // /93//////// ( 0YY)4 // /93//////// ( 0YYYY212",
+        ] {
+            let err = PhoneE164::parse(typed, None).unwrap_err();
+            assert_eq!(err.code(), "too_long", "{typed}");
+            assert_eq!(err.to_string(), "too long for a phone number in DE");
+        }
+        let longest = PhoneE164::parse("+49 30 9949309999", None).unwrap();
+        assert!(longest.digits().len() <= 15);
+        assert!(WaId::parse(longest.digits()).is_ok());
     }
 
     #[test]

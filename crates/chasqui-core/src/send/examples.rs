@@ -16,10 +16,9 @@ use serde_json::{Value, json};
 use super::*;
 use crate::template::Template;
 
-const DIR: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/reference/whatsapp/"
-);
+fn dir() -> PathBuf {
+    chasqui_testdata::reference_path(env!("CARGO_MANIFEST_DIR"), "whatsapp")
+}
 
 /// Placeholders replaced by values of the right format.
 const SUBSTITUTIONS: &[(&str, &str)] = &[
@@ -167,7 +166,7 @@ fn substitute(value: &Value) -> Value {
 }
 
 fn read(name: &str) -> Value {
-    let path = PathBuf::from(DIR).join(format!("meta_openapi_send_{name}.json"));
+    let path = dir().join(format!("meta_openapi_send_{name}.json"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
@@ -179,8 +178,8 @@ fn now() -> DateTime<Utc> {
 #[test]
 fn every_send_example_has_a_row() {
     let table = table();
-    let mut files: Vec<String> = std::fs::read_dir(DIR)
-        .unwrap_or_else(|e| panic!("{DIR}: {e}"))
+    let mut files: Vec<String> = std::fs::read_dir(dir())
+        .unwrap_or_else(|e| panic!("{}: {e}", dir().display()))
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .filter_map(|n| {
             n.strip_prefix("meta_openapi_send_")?

@@ -655,11 +655,8 @@ mod tests {
 
     #[test]
     fn every_reference_send_body_passes() {
-        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/reference/whatsapp");
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            return;
-        };
+        let dir = chasqui_testdata::reference_path(env!("CARGO_MANIFEST_DIR"), "whatsapp");
+        let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
         let mut seen = 0;
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();

@@ -16,7 +16,7 @@ const APP_SECRET: &str = "test-app-secret";
 const VERIFY_TOKEN: &str = "test-verify-token";
 
 fn reference_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference");
+    let dir = chasqui_testdata::reference_dir(env!("CARGO_MANIFEST_DIR"));
     assert!(
         dir.is_dir(),
         "the reference folder is missing at {}",

@@ -144,8 +144,10 @@ async fn twilio_messages_and_status_callbacks_are_verified_and_stored() {
 }
 
 fn chatwoot_sample() -> Vec<u8> {
-    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/reference/chatwoot/docs_sample_message_created.json");
+    let path = chasqui_testdata::reference_path(
+        env!("CARGO_MANIFEST_DIR"),
+        "chatwoot/docs_sample_message_created.json",
+    );
     std::fs::read(path).unwrap()
 }
 
