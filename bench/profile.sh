@@ -10,6 +10,8 @@
 #                                        time used against the wall time
 #   bench/profile.sh claim               the job-claim statement's plan and cost as the backlog of
 #                                        ready jobs grows (copied rows in a scratch database)
+#   bench/profile.sh send                perf record attached to Chasqui during outbound.sh's
+#                                        full-speed acceptance run (POST /v1/messages, workers off)
 #
 # Settings: BENCH_PROFILE_COUNT (webhooks, 3000), BENCH_CONNS (32). Needs strace / perf
 # (Debian: strace, linux-perf). Output files stay in $BENCH_WORK/profile-*.
@@ -120,5 +122,28 @@ for target in (1000, 10000, 50000, 100000):
     print(f"{target:>10} | {out[0]:>20.3f} | {out[1]:>24.3f}")
 EOF
         ;;
-    *) die "usage: bench/profile.sh syscalls|perf [on|off] | claim" ;;
+    send)
+        command -v perf >/dev/null || die "perf is not installed (apt-get install linux-perf)"
+        BENCH_NUMBERS=500 BENCH_E2E_RATE=100 BENCH_ACCEPT_RATES="" BENCH_RESULTS="$OUT/results.jsonl" \
+            "$BENCH_DIR/outbound.sh" >"$OUT/outbound.log" 2>&1 &
+        runner=$!
+        # The acceptance server is the second Chasqui outbound.sh starts; attach once it listens.
+        for ((i = 0; i < 1200; i++)); do
+            grep -q "acceptance, workers off" "$OUT/outbound.log" 2>/dev/null && break
+            sleep 0.1
+        done
+        server=""
+        for ((i = 0; i < 200; i++)); do
+            server="$(ss -ltnpH "sport = :$BENCH_PORT_CHASQUI" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)"
+            [[ -n "$server" ]] && break
+            sleep 0.05
+        done
+        [[ -n "$server" ]] || die "the acceptance server did not start; see $OUT/outbound.log"
+        perf record -F 999 -e cpu-clock -g -p "$server" -o "$OUT/perf.data" -- sleep "$((BENCH_DURATION - 1))" 2>/dev/null
+        wait "$runner" || true
+        grep -E "accept-full|^\| outbound" "$OUT/outbound.log" | grep -v '^BENCH' || true
+        perf report -i "$OUT/perf.data" --no-children --sort dso -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -6
+        perf report -i "$OUT/perf.data" --no-children --sort sym -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40
+        ;;
+    *) die "usage: bench/profile.sh syscalls|perf [on|off] | claim | send" ;;
 esac

@@ -1027,33 +1027,15 @@ pub async fn preview(
 // Sync
 
 async fn sender_for(state: &AppState, channel: &Channel) -> Result<Arc<dyn Sender>, ApiError> {
-    let keys = state.keys.current();
-    let mut secrets = Vec::new();
-    for name in ["access_token", "api_key", "auth_token"] {
-        if channel.secrets_set.iter().any(|s| s == name)
-            && let Some(v) = state
-                .store
-                .channel_secret(&keys, channel, name)
-                .await
-                .map_err(|e| ApiError::internal(&e))?
-        {
-            secrets.push((name, v));
-        }
-    }
-    state
-        .outbound
-        .sender(&state.config, channel, |n| {
-            secrets
-                .iter()
-                .find(|(k, _)| *k == n)
-                .map(|(_, v)| v.clone())
-        })
-        .map_err(|reason| {
-            ApiError::new(
+    crate::outbound::runtime::sender_for(state, channel)
+        .await
+        .map_err(|e| match e {
+            crate::outbound::runtime::SenderError::Misconfigured(reason) => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "channel_misconfigured",
                 format!("{reason}."),
-            )
+            ),
+            other => ApiError::internal(&other),
         })
 }
 

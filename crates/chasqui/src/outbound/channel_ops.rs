@@ -20,28 +20,14 @@ async fn sender_for(
     state: &AppState,
     channel: &Channel,
 ) -> Result<std::sync::Arc<dyn Sender>, ApiError> {
-    let keys = state.keys.current();
-    let mut secrets = Vec::new();
-    for name in ["access_token", "api_key", "auth_token"] {
-        if channel.secrets_set.iter().any(|s| s == name)
-            && let Some(v) = state
-                .store
-                .channel_secret(&keys, channel, name)
-                .await
-                .map_err(|e| ApiError::internal(&e))?
-        {
-            secrets.push((name, v));
-        }
-    }
-    state
-        .outbound
-        .sender(&state.config, channel, |n| {
-            secrets
-                .iter()
-                .find(|(k, _)| *k == n)
-                .map(|(_, v)| v.clone())
+    crate::outbound::runtime::sender_for(state, channel)
+        .await
+        .map_err(|e| match e {
+            crate::outbound::runtime::SenderError::Misconfigured(reason) => {
+                ApiError::invalid("channel_cannot_send", "channel_id", reason)
+            }
+            other => ApiError::internal(&other),
         })
-        .map_err(|reason| ApiError::invalid("channel_cannot_send", "channel_id", reason))
 }
 
 fn provider_error(e: &chasqui_channels::send::SendError) -> ApiError {

@@ -133,3 +133,44 @@ impl OutboundRuntime {
         build_sender_with_client(&cfg, self.client.clone()).map_err(|e| e.to_string())
     }
 }
+
+/// A sender for `channel` with its secrets decrypted from the store (send job, health, read
+/// receipts and template sync all go through here).
+pub async fn sender_for(
+    state: &crate::http::AppState,
+    channel: &Channel,
+) -> Result<Arc<dyn Sender>, SenderError> {
+    let keys = state.keys.current();
+    let mut secrets = Vec::new();
+    for name in ["access_token", "api_key", "auth_token"] {
+        if channel.secrets_set.iter().any(|s| s == name)
+            && let Some(v) = state
+                .store
+                .channel_secret(&keys, channel, name)
+                .await
+                .map_err(|e| SenderError::Store(e.to_string()))?
+        {
+            secrets.push((name, v));
+        }
+    }
+    state
+        .outbound
+        .sender(&state.config, channel, |n| {
+            secrets
+                .iter()
+                .find(|(k, _)| *k == n)
+                .map(|(_, v)| v.clone())
+        })
+        .map_err(SenderError::Misconfigured)
+}
+
+/// Why no sender could be built for a channel.
+#[derive(Debug, thiserror::Error)]
+pub enum SenderError {
+    /// The channel lacks a setting or secret its provider needs (the sentence says which).
+    #[error("{0}")]
+    Misconfigured(String),
+    /// Its secrets could not be read.
+    #[error("could not read the channel's secrets: {0}")]
+    Store(String),
+}

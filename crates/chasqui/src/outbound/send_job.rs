@@ -100,27 +100,9 @@ pub async fn handle(state: AppState, job: Job) -> Result<(), JobError> {
     }
     tokio::time::sleep(wait).await;
 
-    let keys = state.keys.current();
-    let mut secrets = Vec::new();
-    for name in ["access_token", "api_key", "auth_token"] {
-        if channel.secrets_set.iter().any(|s| s == name)
-            && let Some(v) = state
-                .store
-                .channel_secret(&keys, &channel, name)
-                .await
-                .map_err(|e| JobError::retry(e.to_string()))?
-        {
-            secrets.push((name, v));
-        }
-    }
-    let sender = match state.outbound.sender(&state.config, &channel, |n| {
-        secrets
-            .iter()
-            .find(|(k, _)| *k == n)
-            .map(|(_, v)| v.clone())
-    }) {
+    let sender = match crate::outbound::runtime::sender_for(&state, &channel).await {
         Ok(s) => s,
-        Err(reason) => {
+        Err(crate::outbound::runtime::SenderError::Misconfigured(reason)) => {
             state
                 .store
                 .mark_attempt_failed(tenant, id, "channel_misconfigured", &reason, true)
@@ -128,6 +110,7 @@ pub async fn handle(state: AppState, job: Job) -> Result<(), JobError> {
                 .map_err(store_err)?;
             return Ok(());
         }
+        Err(e) => return Err(JobError::retry(e.to_string())),
     };
     let request = message.content.get("request").cloned().unwrap_or_default();
     let outgoing = match OutboundMessage::new(id.to_string(), request) {
