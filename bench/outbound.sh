@@ -88,7 +88,7 @@ for load in full $ACCEPT_RATES; do
     else
         send "outbound/accept-$load" "$load" --rate "$load" --connections "$OPEN_CONNS"
     fi
-    rows="$(python3 - "$DB_URL" "$BENCH_DIR" <<'EOF'
+    rows="$(PYTHONDONTWRITEBYTECODE=1 python3 - "$DB_URL" "$BENCH_DIR" <<'EOF'
 import sys
 sys.path.insert(0, sys.argv[2])
 from dbwait import Db
@@ -98,4 +98,7 @@ EOF
     record "$(merge "$SEND_RESULT" "check={\"outbound_rows\":$rows,\"expected\":$queued_total,\"verified\":$([[ "$rows" == "$queued_total" ]] && echo true || echo false)}")"
 done
 stop "$CHASQUI_PID"
+if [[ "$DB_URL" == postgres* ]]; then
+    psql "${DB_URL%/*}/postgres" -qAtc "DROP DATABASE IF EXISTS ${DB_URL##*/}" >/dev/null 2>&1 || true
+fi
 python3 "$BENCH_DIR/report.py" "$BENCH_RESULTS" "$RUN_ID"

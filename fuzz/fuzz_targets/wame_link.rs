@@ -137,8 +137,9 @@ fuzz_target!(|case: Case| {
         assert!(!t.trim().is_empty());
     }
 
-    // QR codes cost milliseconds: draw one for every eighth case only.
-    if !case.qr || case.ec & 0x18 != 0 {
+    // Choosing a QR code's mask costs milliseconds under coverage instrumentation and is the
+    // `qrcode` crate's code, not ours: draw one for about every 32nd case only.
+    if !case.qr || case.ec & 0x3c != 0 {
         return;
     }
     let ec = [EcLevel::L, EcLevel::M, EcLevel::Q, EcLevel::H][usize::from(case.ec % 4)];
