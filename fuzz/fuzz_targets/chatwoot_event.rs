@@ -13,7 +13,10 @@ fuzz_target!(|data: &[u8]| {
     let _ = event.event.as_str();
     if let Some(message) = event.inbound_message() {
         assert_eq!(event.event, ChatwootEventKind::MessageCreated);
-        let m = event.message.as_ref().expect("an inbound message comes from `message`");
+        let m = event
+            .message
+            .as_ref()
+            .expect("an inbound message comes from `message`");
         assert_eq!(m.message_type, Some(ChatwootMessageType::Incoming));
         assert!(!m.private, "private notes are never inbound messages");
         assert!(!message.provider_message_id.trim().is_empty());

@@ -12,7 +12,12 @@ fuzz_target!(|data: &[u8]| {
     let counted = hook
         .events
         .iter()
-        .filter(|e| matches!(e.payload, MetaPayload::Message { .. } | MetaPayload::Status { .. }))
+        .filter(|e| {
+            matches!(
+                e.payload,
+                MetaPayload::Message { .. } | MetaPayload::Status { .. }
+            )
+        })
         .count();
     assert_eq!(counted, hook.messages().count() + hook.statuses().count());
     for (_, message) in hook.messages() {

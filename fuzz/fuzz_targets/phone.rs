@@ -26,14 +26,20 @@ fn check_mask(input: &str) {
     let b: Vec<char> = out.chars().collect();
     assert_eq!(a.len(), b.len(), "masking keeps the length in characters");
     for (x, y) in a.iter().zip(&b) {
-        assert!(x == y || (*y == '*' && x.is_numeric()), "only digits become `*`");
+        assert!(
+            x == y || (*y == '*' && x.is_numeric()),
+            "only digits become `*`"
+        );
     }
     let mut visible = 0;
     for (x, y) in a.iter().zip(&b) {
         if x.is_numeric() {
             if *y != '*' {
                 visible += 1;
-                assert!(visible <= 4, "more than 4 digits of a run visible: {input:?} -> {out:?}");
+                assert!(
+                    visible <= 4,
+                    "more than 4 digits of a run visible: {input:?} -> {out:?}"
+                );
             }
         } else if !joins(*x) {
             visible = 0;
@@ -51,9 +57,17 @@ fn check_wa_id(w: &WaId) {
     let keys = w.lookup_keys();
     assert_eq!(keys.first(), Some(&key));
     let again = WaId::parse(key.as_str()).expect("a contact key is a WhatsApp id");
-    assert_eq!(again.contact_key(), key, "contact_key is idempotent for {digits}");
+    assert_eq!(
+        again.contact_key(),
+        key,
+        "contact_key is idempotent for {digits}"
+    );
     assert!(same_person(w, w));
-    assert!(same_person(w, &again), "{digits} and its key {} are the same person", key.as_str());
+    assert!(
+        same_person(w, &again),
+        "{digits} and its key {} are the same person",
+        key.as_str()
+    );
     if let Some(allow) = w.allow_list_form() {
         assert!(same_person(w, &allow));
     }
@@ -89,11 +103,27 @@ fuzz_target!(|data: &[u8]| {
     assert!((2..=16).contains(&e164.len()), "{e164}");
     assert!(phone.digits().bytes().all(|b| b.is_ascii_digit()), "{e164}");
     assert!(phone.digits().ends_with(phone.national_number()));
-    assert!(phone.digits().starts_with(&phone.country_code().to_string()));
-    assert_eq!(PhoneE164::parse(e164, None).as_ref(), Ok(phone), "E.164 re-parses");
-    assert_eq!(PhoneE164::parse(e164, region).as_ref(), Ok(phone), "E.164 re-parses with a region");
+    assert!(
+        phone
+            .digits()
+            .starts_with(&phone.country_code().to_string())
+    );
+    assert_eq!(
+        PhoneE164::parse(e164, None).as_ref(),
+        Ok(phone),
+        "E.164 re-parses"
+    );
+    assert_eq!(
+        PhoneE164::parse(e164, region).as_ref(),
+        Ok(phone),
+        "E.164 re-parses with a region"
+    );
     let international = phone.format_international();
-    assert_eq!(PhoneE164::parse(&international, None).as_ref(), Ok(phone), "{international}");
+    assert_eq!(
+        PhoneE164::parse(&international, None).as_ref(),
+        Ok(phone),
+        "{international}"
+    );
     let _ = phone.format_national();
     let _ = phone.require_mobile();
     let _ = phone.region();
@@ -104,7 +134,10 @@ fuzz_target!(|data: &[u8]| {
         masked.chars().filter(char::is_ascii_digit).count() + masked.matches('*').count(),
         international.chars().filter(char::is_ascii_digit).count()
     );
-    assert!(masked.contains('*'), "a masked number hides something: {masked}");
+    assert!(
+        masked.contains('*'),
+        "a masked number hides something: {masked}"
+    );
     check_mask(&international);
 
     let own = WaId::from(phone);

@@ -66,7 +66,7 @@ fn media(id: &MediaId) -> Option<MediaInfo> {
         mime_type: mime.into(),
         size_bytes: size,
         animated,
-        filename: (n % 3 == 0).then(|| "f.pdf".to_owned()),
+        filename: n.is_multiple_of(3).then(|| "f.pdf".to_owned()),
     })
 }
 
@@ -76,7 +76,11 @@ fn check(req: &SendRequest, ctx: &ValidationContext<'_>, window_open: bool) {
     };
     assert_eq!(sent.kind, req.kind);
     if !window_open {
-        assert_eq!(sent.kind, SendKind::Template, "only templates outside the window");
+        assert_eq!(
+            sent.kind,
+            SendKind::Template,
+            "only templates outside the window"
+        );
     }
     assert!(sent.preview_text.chars().count() <= PREVIEW_CHARS);
     let body = &sent.body;

@@ -73,9 +73,20 @@ struct ButtonSpec {
 
 #[derive(Debug, Arbitrary)]
 enum ValueSpec {
-    Text { name: Option<u8>, text: String },
-    Currency { name: Option<u8>, fallback: String, code: bool, amount: i64 },
-    DateTime { name: Option<u8>, fallback: String },
+    Text {
+        name: Option<u8>,
+        text: String,
+    },
+    Currency {
+        name: Option<u8>,
+        fallback: String,
+        code: bool,
+        amount: i64,
+    },
+    DateTime {
+        name: Option<u8>,
+        fallback: String,
+    },
     Image(String),
     Document(String, Option<String>),
     Location(f64, f64),
@@ -105,9 +116,25 @@ struct Case {
 }
 
 const BUTTONS: [&str; 9] = [
-    "QUICK_REPLY", "URL", "PHONE_NUMBER", "COPY_CODE", "FLOW", "OTP", "CATALOG", "MPM", "SPM",
+    "QUICK_REPLY",
+    "URL",
+    "PHONE_NUMBER",
+    "COPY_CODE",
+    "FLOW",
+    "OTP",
+    "CATALOG",
+    "MPM",
+    "SPM",
 ];
-const SUB_TYPES: [&str; 7] = ["quick_reply", "url", "copy_code", "flow", "catalog", "mpm", "x"];
+const SUB_TYPES: [&str; 7] = [
+    "quick_reply",
+    "url",
+    "copy_code",
+    "flow",
+    "catalog",
+    "mpm",
+    "x",
+];
 const LANGUAGES: [&str; 5] = ["es_AR", "es", "en_US", "pt-br", "fr"];
 
 fn name_field(name: Option<u8>) -> Option<&'static str> {
@@ -117,7 +144,12 @@ fn name_field(name: Option<u8>) -> Option<&'static str> {
 fn value_json(v: &ValueSpec) -> Value {
     let mut out = match v {
         ValueSpec::Text { text, .. } => json!({"type": "text", "text": text}),
-        ValueSpec::Currency { fallback, code, amount, .. } => json!({"type": "currency", "currency": {
+        ValueSpec::Currency {
+            fallback,
+            code,
+            amount,
+            ..
+        } => json!({"type": "currency", "currency": {
             "fallback_value": fallback, "code": if *code { "USD" } else { "usd" }, "amount_1000": amount}}),
         ValueSpec::DateTime { fallback, .. } => {
             json!({"type": "date_time", "date_time": {"fallback_value": fallback}})
@@ -160,7 +192,9 @@ fn shown(v: &ValueSpec) -> Option<&str> {
 /// A value that can neither hold nor complete a placeholder.
 fn inert(s: &str) -> bool {
     !s.contains(['{', '}'])
-        && s.chars().any(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c.is_whitespace()))
+        && s.chars().any(|c| {
+            !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c.is_whitespace())
+        })
 }
 
 impl Case {
@@ -170,8 +204,12 @@ impl Case {
             Some(HeaderSpec::Text(t)) => {
                 components.push(json!({"type": "HEADER", "format": "TEXT", "text": t.render()}))
             }
-            Some(HeaderSpec::Image) => components.push(json!({"type": "HEADER", "format": "IMAGE"})),
-            Some(HeaderSpec::Video) => components.push(json!({"type": "HEADER", "format": "VIDEO"})),
+            Some(HeaderSpec::Image) => {
+                components.push(json!({"type": "HEADER", "format": "IMAGE"}))
+            }
+            Some(HeaderSpec::Video) => {
+                components.push(json!({"type": "HEADER", "format": "VIDEO"}))
+            }
             Some(HeaderSpec::Document) => {
                 components.push(json!({"type": "HEADER", "format": "DOCUMENT"}))
             }
@@ -266,7 +304,10 @@ impl Case {
 
 fn check_rendered(r: &RenderedTemplate, strict: bool) {
     if let Some(h) = r.header_text() {
-        assert!(h.chars().count() <= MAX_HEADER_CHARS, "header too long: {h:?}");
+        assert!(
+            h.chars().count() <= MAX_HEADER_CHARS,
+            "header too long: {h:?}"
+        );
     }
     assert!(r.body.chars().count() <= MAX_BODY_CHARS, "body too long");
     let _ = r.text();
@@ -276,7 +317,10 @@ fn check_rendered(r: &RenderedTemplate, strict: bool) {
         texts.extend(r.header_text());
         texts.extend(r.buttons.iter().filter_map(|b| b.url.as_deref()));
         for t in texts {
-            assert!(placeholders(t).is_empty(), "a placeholder survived rendering: {t:?} in {r:#?}");
+            assert!(
+                placeholders(t).is_empty(),
+                "a placeholder survived rendering: {t:?} in {r:#?}"
+            );
         }
     }
 }
@@ -300,7 +344,10 @@ fn exercise(templates: &[Template], message: &TemplateMessage, strict: bool) {
                 assert!(checked.is_ok(), "render accepted what check_params refused");
                 check_rendered(&r, strict);
             }
-            Err(_) => assert!(checked.is_err(), "render refused what check_params accepted"),
+            Err(_) => assert!(
+                checked.is_err(),
+                "render refused what check_params accepted"
+            ),
         }
     }
     let _ = message.params.to_json();
@@ -312,7 +359,9 @@ fn json_mode(data: &[u8]) {
     };
     let templates: Vec<Template> = match (v.get("templates"), v.get("template")) {
         (Some(list), _) => serde_json::from_value(list.clone()).unwrap_or_default(),
-        (None, Some(t)) => serde_json::from_value(t.clone()).map(|t| vec![t]).unwrap_or_default(),
+        (None, Some(t)) => serde_json::from_value(t.clone())
+            .map(|t| vec![t])
+            .unwrap_or_default(),
         (None, None) => Vec::new(),
     };
     for t in &templates {
@@ -339,7 +388,11 @@ fn structured_mode(data: &[u8]) {
     let Ok(message) = TemplateMessage::from_json(&case.message(), "template") else {
         return;
     };
-    exercise(std::slice::from_ref(&template), &message, case.all_values_inert());
+    exercise(
+        std::slice::from_ref(&template),
+        &message,
+        case.all_values_inert(),
+    );
 }
 
 fuzz_target!(|data: &[u8]| {

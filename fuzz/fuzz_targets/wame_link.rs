@@ -52,7 +52,10 @@ fn query_text(url: &str) -> Option<&str> {
 
 fuzz_target!(|case: Case| {
     // Encoding round-trips for any text; decoding arbitrary text never panics.
-    assert_eq!(decode_text(&encode_text(&case.text)).as_deref(), Ok(case.text.as_str()));
+    assert_eq!(
+        decode_text(&encode_text(&case.text)).as_deref(),
+        Ok(case.text.as_str())
+    );
     let _ = decode_text(&case.message);
 
     // Attribution codes survive being appended to any message.
@@ -64,8 +67,14 @@ fuzz_target!(|case: Case| {
     }
 
     // A bare link.
-    let region = case.region.as_deref().and_then(|r| RegionCode::parse(r).ok());
-    let phone = case.phone.as_deref().and_then(|p| PhoneE164::parse(p, region).ok());
+    let region = case
+        .region
+        .as_deref()
+        .and_then(|r| RegionCode::parse(r).ok());
+    let phone = case
+        .phone
+        .as_deref()
+        .and_then(|p| PhoneE164::parse(p, region).ok());
     if let Ok(link) = WaMeLink::new(phone.as_ref(), Some(&case.text)) {
         let url = link.as_str();
         assert!(url.starts_with("https://wa.me/") && url.len() <= MAX_URL_LEN);
@@ -78,7 +87,10 @@ fuzz_target!(|case: Case| {
 
     // Tenant texts and the whole request.
     let mut overrides = TemplateOverrides::new();
-    let context = case.context.as_deref().and_then(|c| LinkContext::parse(c).ok());
+    let context = case
+        .context
+        .as_deref()
+        .and_then(|c| LinkContext::parse(c).ok());
     let locale = case.locale.as_deref().and_then(|l| Locale::parse(l).ok());
     if let (Some(c), Some(t)) = (context, &case.override_text) {
         let ok = validate_template(c, t).is_ok();
@@ -112,11 +124,11 @@ fuzz_target!(|case: Case| {
     let request = LinkRequest {
         phone: case.phone.clone(),
         region: case.region.clone(),
-        text: Some(case.text.clone()).filter(|_| case.ec & 0x80 == 0),
+        text: (case.ec & 0x80 == 0).then(|| case.text.clone()),
         context: case.context.clone(),
         data,
         locale: case.locale.clone(),
-        ref_code: Some(case.code.clone()).filter(|_| case.ec & 0x40 == 0),
+        ref_code: (case.ec & 0x40 == 0).then(|| case.code.clone()),
     };
     let defaults = LinkDefaults {
         phone: TENANT_PHONE.as_ref(),
@@ -146,7 +158,11 @@ fuzz_target!(|case: Case| {
     let Ok(matrix) = qr_matrix(url, ec) else {
         return;
     };
-    let size = if case.size.0 { QrSize::ModulePx(case.size.1) } else { QrSize::TotalPx(case.size.1) };
+    let size = if case.size.0 {
+        QrSize::ModulePx(case.size.1)
+    } else {
+        QrSize::TotalPx(case.size.1)
+    };
     if let Ok(px) = matrix.module_px(size) {
         let side = u64::from(px) * matrix.width_with_quiet_zone() as u64;
         assert!(side <= 4096, "{side} px");
