@@ -80,22 +80,44 @@ impl ConnectOptions {
     }
 }
 
-/// A database URL with its password replaced by `***`, safe to print.
+/// Replaces the password of a `scheme://user:password@host…` URL (and of a `password=` query
+/// parameter) with `***`; anything else is returned unchanged.
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let (authority, tail) = match rest.find('/') {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
-            None => url.to_owned(),
-        },
+    let mut out = match url.find("://") {
+        Some(i) => {
+            let start = i + 3;
+            let rest = &url[start..];
+            let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            let authority = &rest[..authority_end];
+            match authority.rfind('@') {
+                Some(at) => match authority[..at].find(':') {
+                    Some(colon) => format!(
+                        "{}{}:***{}",
+                        &url[..start],
+                        &authority[..colon],
+                        &url[start + at..]
+                    ),
+                    None => url.to_owned(),
+                },
+                None => url.to_owned(),
+            }
+        }
         None => url.to_owned(),
+    };
+    // libpq also takes the password as a query parameter.
+    if let Some(q) = out.find('?') {
+        let (head, query) = out.split_at(q + 1);
+        let query = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("&");
+        out = format!("{head}{query}");
     }
+    out
 }
 
 pub(crate) enum Pool {

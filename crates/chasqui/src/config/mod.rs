@@ -436,45 +436,8 @@ impl Serialize for DatabaseUrl {
     }
 }
 
-/// Replaces the password of a `scheme://user:password@host…` URL (and of a `password=` query
-/// parameter) with `***`; anything else is returned unchanged.
-pub fn redact_url_password(url: &str) -> String {
-    let mut out = match url.find("://") {
-        Some(i) => {
-            let start = i + 3;
-            let rest = &url[start..];
-            let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-            let authority = &rest[..authority_end];
-            match authority.rfind('@') {
-                Some(at) => match authority[..at].find(':') {
-                    Some(colon) => format!(
-                        "{}{}:***{}",
-                        &url[..start],
-                        &authority[..colon],
-                        &url[start + at..]
-                    ),
-                    None => url.to_owned(),
-                },
-                None => url.to_owned(),
-            }
-        }
-        None => url.to_owned(),
-    };
-    // libpq also takes the password as a query parameter.
-    if let Some(q) = out.find('?') {
-        let (head, query) = out.split_at(q + 1);
-        let query = query
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-                _ => pair.to_owned(),
-            })
-            .collect::<Vec<_>>()
-            .join("&");
-        out = format!("{head}{query}");
-    }
-    out
-}
+/// Database URLs are redacted by the store, which also prints them: one rule for both.
+pub use chasqui_store::redact_url as redact_url_password;
 
 /// Where a setting's value came from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
