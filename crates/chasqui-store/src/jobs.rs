@@ -75,6 +75,15 @@ impl NewJob {
     }
 }
 
+/// Which jobs a claim statement takes.
+#[derive(Debug, Clone, Copy)]
+enum Claim {
+    /// Ready and due.
+    Due,
+    /// Running under a lease that ran out (its worker died).
+    Expired,
+}
+
 /// A claimed job, held under a lease.
 #[derive(Debug, Clone)]
 pub struct Job {
@@ -220,23 +229,62 @@ impl Store {
     }
 
     /// Claims up to `limit` due jobs of `queue` (and jobs whose lease expired) for `lease`.
+    ///
+    /// Two statements, each served by its own partial index (`jobs_due`, `jobs_leased`): one
+    /// `OR` across both states made the planner scan every ready job (30 ms at 100,000).
     pub async fn claim_jobs(&self, queue: &str, limit: usize, lease: Duration) -> Result<Vec<Job>> {
+        let mut jobs = self.claim(queue, limit, lease, Claim::Due).await?;
+        if jobs.len() < limit && self.has_expired_leases(queue).await? {
+            let more = self
+                .claim(queue, limit - jobs.len(), lease, Claim::Expired)
+                .await?;
+            jobs.extend(more);
+        }
+        Ok(jobs)
+    }
+
+    async fn has_expired_leases(&self, queue: &str) -> Result<bool> {
+        let found: Option<i64> = with_pool!(self, p => sqlx::query_scalar(
+            "SELECT CAST(1 AS BIGINT) FROM jobs WHERE state = 'running' AND lease_until < $1 AND queue = $2 LIMIT 1",
+        )
+        .bind(now_millis())
+        .bind(queue)
+        .fetch_optional(p)
+        .await?);
+        Ok(found.is_some())
+    }
+
+    async fn claim(
+        &self,
+        queue: &str,
+        limit: usize,
+        lease: Duration,
+        which: Claim,
+    ) -> Result<Vec<Job>> {
         let token = uuid::Uuid::new_v4().to_string();
         let now = now_millis();
         let lease_until = now + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
-        let sql = match self.backend() {
-            Backend::Sqlite => {
+        let sql = match (self.backend(), which) {
+            (Backend::Sqlite, Claim::Due) => {
                 "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_token = $1, lease_until = $2, updated_at = $3 \
-                 WHERE id IN (SELECT id FROM jobs WHERE queue = $4 AND \
-                   ((state = 'ready' AND run_at <= $3) OR (state = 'running' AND lease_until < $3)) \
-                   ORDER BY run_at LIMIT $5) \
+                 WHERE id IN (SELECT id FROM jobs WHERE queue = $4 AND state = 'ready' AND run_at <= $3 ORDER BY run_at LIMIT $5) \
                  RETURNING id, tenant_id, queue, kind, payload, attempts, max_attempts"
             }
-            Backend::Postgres => {
+            (Backend::Sqlite, Claim::Expired) => {
                 "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_token = $1, lease_until = $2, updated_at = $3 \
-                 WHERE id IN (SELECT id FROM jobs WHERE queue = $4 AND \
-                   ((state = 'ready' AND run_at <= $3) OR (state = 'running' AND lease_until < $3)) \
+                 WHERE id IN (SELECT id FROM jobs WHERE state = 'running' AND lease_until < $3 AND queue = $4 ORDER BY lease_until LIMIT $5) \
+                 RETURNING id, tenant_id, queue, kind, payload, attempts, max_attempts"
+            }
+            (Backend::Postgres, Claim::Due) => {
+                "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_token = $1, lease_until = $2, updated_at = $3 \
+                 WHERE id IN (SELECT id FROM jobs WHERE queue = $4 AND state = 'ready' AND run_at <= $3 \
                    ORDER BY run_at LIMIT $5 FOR UPDATE SKIP LOCKED) \
+                 RETURNING id, tenant_id, queue, kind, payload, attempts, max_attempts"
+            }
+            (Backend::Postgres, Claim::Expired) => {
+                "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_token = $1, lease_until = $2, updated_at = $3 \
+                 WHERE id IN (SELECT id FROM jobs WHERE state = 'running' AND lease_until < $3 AND queue = $4 \
+                   ORDER BY lease_until LIMIT $5 FOR UPDATE SKIP LOCKED) \
                  RETURNING id, tenant_id, queue, kind, payload, attempts, max_attempts"
             }
         };

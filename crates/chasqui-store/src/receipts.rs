@@ -4,13 +4,16 @@
 use chasqui_core::ids::{ChannelId, ReceiptId, TenantId};
 use chrono::{DateTime, Utc};
 
-use crate::db::{with_pool, with_tx};
+use crate::db::{Tx, with_pool, with_tx};
 use crate::error::{Result, StoreError, parse_id};
 use crate::jobs::NewJob;
 use crate::{Page, Store, from_millis, now_millis};
 
 /// The job kind that processes a receipt.
 pub const PROCESS_RECEIPT: &str = "webhook.process";
+
+/// The job kind that processes the receipts committed together by one group commit.
+pub const PROCESS_BATCH: &str = "webhook.process_batch";
 
 /// Receipt states.
 pub mod state {
@@ -107,6 +110,34 @@ impl TryFrom<ReceiptRow> for Receipt {
 
 const SELECT: &str = "SELECT id, provider, channel_id, tenant_id, body, headers, received_at, state, route_key, last_error FROM webhook_receipts";
 
+impl Tx {
+    /// Records the outcome of processing a receipt in the same transaction as its effects, so
+    /// a crash can never leave a receipt processed but marked pending (or the reverse).
+    pub async fn mark_receipt(
+        &mut self,
+        id: ReceiptId,
+        state: &str,
+        tenant: Option<TenantId>,
+        route_key: Option<&str>,
+        error: Option<&str>,
+    ) -> Result<()> {
+        with_tx!(self, c => sqlx::query(
+            "UPDATE webhook_receipts SET state = $2, tenant_id = COALESCE($3, tenant_id), route_key = $4, last_error = $5, \
+             processed_at = $6 WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .bind(state)
+        .bind(tenant.map(|t| t.to_string()))
+        .bind(route_key)
+        .bind(error)
+        .bind(now_millis())
+        .execute(c)
+        .await?
+        .rows_affected());
+        Ok(())
+    }
+}
+
 impl Store {
     /// Commits a delivery and its processing job together; returns once both are durable.
     pub async fn store_receipt(&self, new: NewReceipt) -> Result<ReceiptId> {
@@ -132,6 +163,56 @@ impl Store {
         tx.enqueue(job).await?;
         tx.commit().await?;
         Ok(id)
+    }
+
+    /// Commits many deliveries in one transaction (one fsync) with one job that processes them
+    /// all: the group commit behind webhook ingest. Returns their ids in order.
+    pub async fn store_receipts(&self, batch: &[NewReceipt]) -> Result<Vec<ReceiptId>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = now_millis();
+        let ids: Vec<ReceiptId> = batch.iter().map(|_| ReceiptId::new()).collect();
+        let mut tx = self.begin().await?;
+        for (id, new) in ids.iter().zip(batch) {
+            with_tx!(tx, c => sqlx::query(
+                "INSERT INTO webhook_receipts (id, provider, channel_id, tenant_id, body, headers, received_at, state) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending')",
+            )
+            .bind(id.to_string())
+            .bind(&new.provider)
+            .bind(new.channel_id.map(|c| c.to_string()))
+            .bind(new.tenant_id.map(|t| t.to_string()))
+            .bind(&new.body)
+            .bind(new.headers.to_string())
+            .bind(now)
+            .execute(c)
+            .await?
+            .rows_affected());
+        }
+        tx.enqueue(
+            NewJob::new(PROCESS_BATCH, serde_json::json!({ "receipt_ids": ids })).max_attempts(8),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    /// Several receipts by id, in one query (the batch processor's read).
+    pub async fn receipts(&self, ids: &[ReceiptId]) -> Result<Vec<Receipt>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!("{SELECT} WHERE id IN ({}) ORDER BY id", marks.join(", "));
+        let rows: Vec<ReceiptRow> = with_pool!(self, p => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+            for id in ids {
+                q = q.bind(id.to_string());
+            }
+            q.fetch_all(p).await?
+        });
+        rows.into_iter().map(Receipt::try_from).collect()
     }
 
     /// One receipt (operator-level: receipts may not be routed to a tenant yet).
@@ -232,6 +313,20 @@ impl Store {
             NewJob::new(PROCESS_RECEIPT, serde_json::json!({ "receipt_id": id })).max_attempts(8),
         )
         .await?;
+        tx.commit().await
+    }
+
+    /// Gives each receipt a processing job of its own, in one transaction (a failed batch
+    /// falls back to this, so every receipt gets its own retries and dead letter).
+    pub async fn enqueue_receipt_jobs(&self, ids: &[ReceiptId]) -> Result<()> {
+        let mut tx = self.begin().await?;
+        for id in ids {
+            tx.enqueue(
+                NewJob::new(PROCESS_RECEIPT, serde_json::json!({ "receipt_id": id }))
+                    .max_attempts(8),
+            )
+            .await?;
+        }
         tx.commit().await
     }
 

@@ -27,6 +27,8 @@ contract!(
     credentials_round_trip_and_rotate,
     job_in_rolled_back_transaction_never_runs,
     job_of_a_dead_worker_is_reclaimed_after_its_lease,
+    expired_leases_are_claimed_after_due_jobs,
+    a_group_commit_stores_every_receipt_with_one_job,
     two_workers_never_claim_the_same_job,
     failed_jobs_retry_then_die_and_can_be_replayed,
     worker_pool_runs_jobs_promptly_after_commit,
@@ -296,6 +298,100 @@ async fn credentials_round_trip_and_rotate(store: Store) {
     );
     // Rotating again has nothing to do.
     assert_eq!(store.rotate_credentials(&k2, 10).await.unwrap().rotated, 0);
+}
+
+async fn expired_leases_are_claimed_after_due_jobs(store: Store) {
+    store
+        .enqueue(NewJob::new("a", serde_json::json!({})))
+        .await
+        .unwrap();
+    let dying = store
+        .claim_jobs("default", 5, Duration::from_millis(100))
+        .await
+        .unwrap();
+    assert_eq!(dying.len(), 1);
+    store
+        .enqueue(NewJob::new("b", serde_json::json!({})))
+        .await
+        .unwrap();
+    store
+        .enqueue(NewJob::new("c", serde_json::json!({})).on_queue("other"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // One claim takes the due job and the one whose lease ran out, never another queue's.
+    let claimed = store
+        .claim_jobs("default", 5, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let mut kinds: Vec<_> = claimed.iter().map(|j| j.kind.as_str()).collect();
+    kinds.sort_unstable();
+    assert_eq!(kinds, ["a", "b"]);
+    for j in &claimed {
+        assert!(store.complete_job(j).await.unwrap());
+    }
+}
+
+async fn a_group_commit_stores_every_receipt_with_one_job(store: Store) {
+    use chasqui_store::receipts::{NewReceipt, PROCESS_BATCH, state};
+    let batch: Vec<NewReceipt> = (0..50)
+        .map(|i| NewReceipt {
+            provider: "whatsapp".into(),
+            channel_id: None,
+            tenant_id: None,
+            body: format!("{{\"n\":{i}}}").into_bytes(),
+            headers: serde_json::json!({}),
+        })
+        .collect();
+    let ids = store.store_receipts(&batch).await.unwrap();
+    assert_eq!(ids.len(), 50);
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 50);
+    let jobs = store
+        .claim_jobs("default", 10, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 1, "one processing job for the whole batch");
+    assert_eq!(jobs[0].kind, PROCESS_BATCH);
+    let named: Vec<String> =
+        serde_json::from_value(jobs[0].payload["receipt_ids"].clone()).unwrap();
+    assert_eq!(
+        named,
+        ids.iter().map(ToString::to_string).collect::<Vec<_>>()
+    );
+    // Read back in one query, each with its own bytes, pending.
+    let read = store.receipts(&ids).await.unwrap();
+    assert_eq!(read.len(), 50);
+    for r in &read {
+        let i = ids.iter().position(|id| *id == r.id).unwrap();
+        assert_eq!(r.body, batch[i].body);
+        assert_eq!(r.state, state::PENDING);
+    }
+    // Marks made in a transaction that rolls back are not kept.
+    let mut tx = store.begin().await.unwrap();
+    tx.mark_receipt(ids[0], state::PROCESSED, None, None, None)
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(store.receipt(ids[0]).await.unwrap().state, state::PENDING);
+    let mut tx = store.begin().await.unwrap();
+    tx.mark_receipt(ids[0], state::PROCESSED, None, None, None)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.receipt(ids[0]).await.unwrap().state, state::PROCESSED);
+    // A failed batch hands each receipt a job of its own.
+    store.enqueue_receipt_jobs(&ids[..3]).await.unwrap();
+    let singles = store
+        .claim_jobs("default", 10, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(singles.len(), 3);
+    assert!(
+        singles
+            .iter()
+            .all(|j| j.kind == chasqui_store::receipts::PROCESS_RECEIPT)
+    );
+    assert!(store.store_receipts(&[]).await.unwrap().is_empty());
 }
 
 async fn job_in_rolled_back_transaction_never_runs(store: Store) {

@@ -47,13 +47,17 @@ pub struct AppState {
     pub keys: MasterKeys,
     /// Rate limits, breakers and the HTTP client of every send.
     pub outbound: crate::outbound::runtime::OutboundRuntime,
+    /// Group commit of verified webhooks, so many deliveries share one fsync.
+    pub inbox: crate::inbound::inbox::Inbox,
 }
 
 impl AppState {
     /// The state of a running process.
     pub fn new(store: Store, config: Config, keys: MasterKeys) -> anyhow::Result<Self> {
         let outbound = crate::outbound::runtime::OutboundRuntime::new(&config)?;
+        let inbox = crate::inbound::inbox::Inbox::start(store.clone());
         Ok(Self {
+            inbox,
             store,
             config: Arc::new(config),
             keys,

@@ -1,15 +1,22 @@
-//! Processing a stored webhook receipt. Runs as a job after the provider got its 200; it is
-//! idempotent (processing a receipt twice, or two copies of one delivery, changes nothing the
-//! second time), so retries and replays are always safe.
+//! Processing stored webhook receipts. Runs as jobs after the provider got its 200: a batch job
+//! per group commit (every receipt of the batch applied and marked in one transaction), and a
+//! single-receipt job for replays and for receipts whose batch failed. It is idempotent
+//! (processing a receipt twice, or two copies of one delivery, changes nothing the second time),
+//! so retries and replays are always safe.
 
+use std::collections::HashMap;
+
+use chasqui_channels::chatwoot::ChatwootEvent;
 use chasqui_channels::meta::{self, MetaPayload, MetaWebhook, Routing};
-use chasqui_core::ids::{ReceiptId, TenantId};
+use chasqui_channels::twilio::{TwilioEvent, TwilioWebhook};
+use chasqui_core::ids::{ChannelId, ReceiptId};
 use chasqui_core::message::InboundMessage;
 use chasqui_core::phone::WaId;
 use chasqui_core::status::StatusUpdate;
 use chasqui_store::channels::{Channel, status as channel_status};
 use chasqui_store::events::types;
 use chasqui_store::inbound::{ContactIdentity, NewMessage, StatusOutcome, StatusRecord};
+use chasqui_store::jobs::Job;
 use chasqui_store::receipts::{Receipt, state};
 use chasqui_store::templates::TemplateChange;
 use chasqui_store::worker::JobError;
@@ -30,10 +37,12 @@ pub struct Outcome {
     pub events: usize,
     /// Routing keys with no channel yet.
     pub unrouted: Vec<String>,
+    /// Why the body could not be read (the receipt was parked as a dead letter).
+    pub unreadable: Option<String>,
 }
 
-/// The job handler of `webhook.process`.
-pub async fn handle(state: AppState, job: chasqui_store::jobs::Job) -> Result<(), JobError> {
+/// The job handler of `webhook.process`: one receipt.
+pub async fn handle(state: AppState, job: Job) -> Result<(), JobError> {
     let id: ReceiptId = job
         .payload
         .get("receipt_id")
@@ -51,37 +60,8 @@ pub async fn handle(state: AppState, job: chasqui_store::jobs::Job) -> Result<()
         return Ok(());
     }
     match process_receipt(&state.store, &receipt).await {
-        Ok(outcome) => {
-            let (new_state, route_key) = match outcome.unrouted.first() {
-                Some(k) => (state::UNROUTED, Some(k.as_str())),
-                None => (state::PROCESSED, None),
-            };
-            if new_state == state::UNROUTED {
-                metrics::counter!("chasqui_webhooks_unrouted_total", "provider" => receipt.provider.clone()).increment(1);
-                tracing::warn!(receipt_id = %id, route_key = route_key.unwrap_or(""), "webhook for an unknown channel kept as unrouted");
-            }
-            let tenant = outcome_tenant(&receipt);
-            state
-                .store
-                .mark_receipt(id, new_state, tenant, route_key, None)
-                .await
-                .map_err(|e| JobError::retry(e.to_string()))?;
-            metrics::counter!("chasqui_webhook_messages_total", "provider" => receipt.provider.clone())
-                .increment(outcome.messages as u64);
-            Ok(())
-        }
-        Err(ProcessError::Parse(e)) => {
-            // A body we cannot read will never become readable: park it now, with the reason.
-            tracing::warn!(receipt_id = %id, error = %e, "webhook parked as a dead letter");
-            metrics::counter!("chasqui_webhooks_dead_total", "provider" => receipt.provider.clone()).increment(1);
-            state
-                .store
-                .mark_receipt(id, state::DEAD, receipt.tenant_id, None, Some(&e))
-                .await
-                .map_err(|e| JobError::retry(e.to_string()))?;
-            Ok(())
-        }
-        Err(ProcessError::Store(e)) => {
+        Ok(_) => Ok(()),
+        Err(e) => {
             if job.attempt >= job.max_attempts {
                 let _ = state
                     .store
@@ -99,130 +79,288 @@ pub async fn handle(state: AppState, job: chasqui_store::jobs::Job) -> Result<()
     }
 }
 
-fn outcome_tenant(r: &Receipt) -> Option<TenantId> {
-    r.tenant_id
+/// The job handler of `webhook.process_batch`: every pending receipt of one group commit, read
+/// in one query, routed once per routing key, applied and marked in one transaction. When that
+/// transaction fails, each receipt gets a job of its own, so one bad receipt delays none of the
+/// others and gets its own retries and dead letter.
+pub async fn handle_batch(state: AppState, job: Job) -> Result<(), JobError> {
+    let ids: Vec<ReceiptId> = job
+        .payload
+        .get("receipt_ids")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .ok_or_else(|| JobError::Permanent("job payload has no valid receipt_ids".into()))?;
+    let store = &state.store;
+    let receipts = store
+        .receipts(&ids)
+        .await
+        .map_err(|e| JobError::retry(e.to_string()))?;
+    let mut routes = RouteCache::default();
+    let mut prepared = Vec::with_capacity(receipts.len());
+    for receipt in receipts.iter().filter(|r| r.state == state::PENDING) {
+        let p = prepare(store, receipt, &mut routes)
+            .await
+            .map_err(|e| JobError::retry(e.to_string()))?;
+        prepared.push((receipt, p));
+    }
+    if prepared.is_empty() {
+        return Ok(());
+    }
+    let together = async {
+        let mut tx = store.begin().await?;
+        let mut outcomes = Vec::with_capacity(prepared.len());
+        for (receipt, p) in &prepared {
+            outcomes.push(apply_and_mark(&mut tx, receipt, p).await?);
+        }
+        tx.commit().await?;
+        Ok::<_, StoreError>(outcomes)
+    }
+    .await;
+    match together {
+        Ok(outcomes) => {
+            for ((receipt, _), outcome) in prepared.iter().zip(&outcomes) {
+                report(receipt, outcome);
+            }
+            Ok(())
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, receipts = prepared.len(), "a webhook batch failed; processing its receipts one by one");
+            let ids: Vec<ReceiptId> = prepared.iter().map(|(r, _)| r.id).collect();
+            store
+                .enqueue_receipt_jobs(&ids)
+                .await
+                .map_err(|e| JobError::retry(e.to_string()))
+        }
+    }
 }
 
-/// Why a receipt could not be processed.
-#[derive(Debug, thiserror::Error)]
-pub enum ProcessError {
-    /// The body cannot be read (dead letter).
-    #[error("{0}")]
-    Parse(String),
-    /// The database failed (retried).
-    #[error(transparent)]
-    Store(#[from] StoreError),
+/// Processes one receipt: its effects and its new state in one transaction.
+pub async fn process_receipt(store: &Store, receipt: &Receipt) -> Result<Outcome, StoreError> {
+    let prepared = prepare(store, receipt, &mut RouteCache::default()).await?;
+    let mut tx = store.begin().await?;
+    let outcome = apply_and_mark(&mut tx, receipt, &prepared).await?;
+    tx.commit().await?;
+    report(receipt, &outcome);
+    Ok(outcome)
 }
 
-/// Processes one receipt in one transaction.
-pub async fn process_receipt(store: &Store, receipt: &Receipt) -> Result<Outcome, ProcessError> {
+/// Logs and counts what a committed receipt became.
+fn report(receipt: &Receipt, outcome: &Outcome) {
+    let provider = receipt.provider.clone();
+    if let Some(e) = &outcome.unreadable {
+        tracing::warn!(receipt_id = %receipt.id, error = %e, "webhook parked as a dead letter");
+        metrics::counter!("chasqui_webhooks_dead_total", "provider" => provider).increment(1);
+        return;
+    }
+    if let Some(key) = outcome.unrouted.first() {
+        metrics::counter!("chasqui_webhooks_unrouted_total", "provider" => provider.clone())
+            .increment(1);
+        tracing::warn!(receipt_id = %receipt.id, route_key = key.as_str(), "webhook for an unknown channel kept as unrouted");
+    }
+    metrics::counter!("chasqui_webhook_messages_total", "provider" => provider)
+        .increment(outcome.messages as u64);
+}
+
+/// Channels looked up once per batch, by channel id and by routing key.
+#[derive(Default)]
+struct RouteCache {
+    by_id: HashMap<ChannelId, Channel>,
+    by_route: HashMap<(Option<String>, Option<String>), Vec<Channel>>,
+}
+
+impl RouteCache {
+    async fn channel(&mut self, store: &Store, id: ChannelId) -> Result<Channel, StoreError> {
+        if let Some(c) = self.by_id.get(&id) {
+            return Ok(c.clone());
+        }
+        let c = store.channel_for_webhook(id).await?;
+        self.by_id.insert(id, c.clone());
+        Ok(c)
+    }
+
+    async fn route(&mut self, store: &Store, r: &Routing) -> Result<Vec<Channel>, StoreError> {
+        let key = (r.phone_number_id.clone(), r.waba_id.clone());
+        if let Some(c) = self.by_route.get(&key) {
+            return Ok(c.clone());
+        }
+        let found = route(store, r).await?;
+        self.by_route.insert(key, found.clone());
+        Ok(found)
+    }
+}
+
+/// A receipt read and routed: everything processing needs before its transaction starts (on
+/// SQLite a writer that waits for another pooled connection while holding the write lock can
+/// starve the pool, so every lookup happens here).
+enum Prepared {
+    /// Meta's payload (Cloud API, 360dialog, sandbox), each event with the channels it reaches.
+    Meta {
+        parsed: MetaWebhook,
+        channels: Vec<Vec<Channel>>,
+    },
+    /// A Twilio form post.
+    Twilio {
+        hook: TwilioWebhook,
+        raw: serde_json::Value,
+        channel: Channel,
+    },
+    /// A Chatwoot event.
+    Chatwoot {
+        event: ChatwootEvent,
+        channel: Channel,
+    },
+    /// A body that will never become readable.
+    Unreadable(String),
+}
+
+async fn prepare(
+    store: &Store,
+    receipt: &Receipt,
+    routes: &mut RouteCache,
+) -> Result<Prepared, StoreError> {
     match receipt.provider.as_str() {
         "whatsapp" | "360dialog" | "sandbox" => {
-            let parsed = meta::parse_webhook(&receipt.body)
-                .map_err(|e| ProcessError::Parse(e.to_string()))?;
-            process_meta(store, receipt, &parsed).await
+            let parsed = match meta::parse_webhook(&receipt.body) {
+                Ok(p) => p,
+                Err(e) => return Ok(Prepared::Unreadable(e.to_string())),
+            };
+            let fixed = match receipt.channel_id {
+                Some(id) => Some(routes.channel(store, id).await?),
+                None => None,
+            };
+            let mut channels = Vec::with_capacity(parsed.events.len());
+            for event in &parsed.events {
+                channels.push(match &fixed {
+                    Some(c) => vec![c.clone()],
+                    None => routes.route(store, &event.routing).await?,
+                });
+            }
+            Ok(Prepared::Meta { parsed, channels })
         }
         "twilio" => {
             let params = chasqui_channels::twilio::form_params(&receipt.body);
-            let hook = chasqui_channels::twilio::parse_params(&params)
-                .map_err(|e| ProcessError::Parse(e.to_string()))?;
+            let hook = match chasqui_channels::twilio::parse_params(&params) {
+                Ok(h) => h,
+                Err(e) => return Ok(Prepared::Unreadable(e.to_string())),
+            };
             let raw = serde_json::Value::Object(
                 params
                     .into_iter()
                     .map(|(k, v)| (k, serde_json::Value::String(v)))
                     .collect(),
             );
-            let channel = per_channel(store, receipt).await?;
-            let mut out = Outcome::default();
-            let mut tx = store.begin().await?;
-            match &hook.event {
-                chasqui_channels::twilio::TwilioEvent::Message { message } => {
-                    if store_message(&mut tx, &channel, message, &raw, receipt).await? {
-                        out.messages += 1;
-                    } else {
-                        out.duplicates += 1;
-                    }
-                }
-                chasqui_channels::twilio::TwilioEvent::Status { status } => {
-                    if record_status(&mut tx, &channel, status, &raw).await? {
-                        out.statuses += 1;
-                    }
-                }
+            match per_channel(store, receipt, routes).await? {
+                Ok(channel) => Ok(Prepared::Twilio { hook, raw, channel }),
+                Err(unreadable) => Ok(unreadable),
             }
-            tx.commit().await?;
-            Ok(out)
         }
         "chatwoot" => {
-            let event = chasqui_channels::chatwoot::parse_event(&receipt.body)
-                .map_err(|e| ProcessError::Parse(e.to_string()))?;
-            let channel = per_channel(store, receipt).await?;
-            let mut out = Outcome::default();
-            let mut tx = store.begin().await?;
-            match event.inbound_message() {
-                Some(message) => {
-                    if store_message(&mut tx, &channel, &message, &event.raw, receipt).await? {
-                        out.messages += 1;
-                    } else {
-                        out.duplicates += 1;
-                    }
-                }
-                None => {
-                    let field = format!(
-                        "chatwoot.{}",
-                        event
-                            .raw
-                            .get("event")
-                            .and_then(|e| e.as_str())
-                            .unwrap_or("unknown")
-                    );
-                    tx.record_channel_event(
-                        Some(channel.tenant_id),
-                        Some(channel.id),
-                        &field,
-                        &event.raw,
-                    )
-                    .await?;
-                    out.events += 1;
-                }
+            let event = match chasqui_channels::chatwoot::parse_event(&receipt.body) {
+                Ok(e) => e,
+                Err(e) => return Ok(Prepared::Unreadable(e.to_string())),
+            };
+            match per_channel(store, receipt, routes).await? {
+                Ok(channel) => Ok(Prepared::Chatwoot { event, channel }),
+                Err(unreadable) => Ok(unreadable),
             }
-            tx.commit().await?;
-            Ok(out)
         }
-        other => Err(ProcessError::Parse(format!(
+        other => Ok(Prepared::Unreadable(format!(
             "no processor for provider `{other}`"
         ))),
     }
 }
 
 /// The channel a per-channel webhook URL named (Twilio and Chatwoot always use one).
-async fn per_channel(store: &Store, receipt: &Receipt) -> Result<Channel, ProcessError> {
-    let id = receipt.channel_id.ok_or_else(|| {
-        ProcessError::Parse(format!(
-            "a {} delivery must arrive on its channel's URL",
-            receipt.provider
-        ))
-    })?;
-    Ok(store.channel_for_webhook(id).await?)
-}
-
-async fn process_meta(
+async fn per_channel(
     store: &Store,
     receipt: &Receipt,
-    parsed: &MetaWebhook,
-) -> Result<Outcome, ProcessError> {
-    let mut out = Outcome::default();
-    let fixed = match receipt.channel_id {
-        Some(id) => Some(store.channel_for_webhook(id).await?),
-        None => None,
+    routes: &mut RouteCache,
+) -> Result<Result<Channel, Prepared>, StoreError> {
+    let Some(id) = receipt.channel_id else {
+        return Ok(Err(Prepared::Unreadable(format!(
+            "a {} delivery must arrive on its channel's URL",
+            receipt.provider
+        ))));
     };
-    // Resolve every route before the transaction: on SQLite a writer that waits for another
-    // pooled connection while holding the write lock can starve the pool.
-    let mut routed = Vec::with_capacity(parsed.events.len());
-    for event in &parsed.events {
-        let channels = match &fixed {
-            Some(c) => vec![c.clone()],
-            None => route(store, &event.routing).await?,
-        };
+    Ok(Ok(routes.channel(store, id).await?))
+}
+
+/// Applies a prepared receipt and records its new state, inside the caller's transaction.
+async fn apply_and_mark(
+    tx: &mut Tx,
+    receipt: &Receipt,
+    prepared: &Prepared,
+) -> Result<Outcome, StoreError> {
+    let mut out = Outcome::default();
+    match prepared {
+        Prepared::Unreadable(e) => {
+            // A body we cannot read will never become readable: park it now, with the reason.
+            tx.mark_receipt(receipt.id, state::DEAD, receipt.tenant_id, None, Some(e))
+                .await?;
+            out.unreadable = Some(e.clone());
+            return Ok(out);
+        }
+        Prepared::Meta { parsed, channels } => {
+            apply_meta(tx, receipt, parsed, channels, &mut out).await?;
+        }
+        Prepared::Twilio { hook, raw, channel } => match &hook.event {
+            TwilioEvent::Message { message } => {
+                if store_message(tx, channel, message, raw, receipt).await? {
+                    out.messages += 1;
+                } else {
+                    out.duplicates += 1;
+                }
+            }
+            TwilioEvent::Status { status } => {
+                if record_status(tx, channel, status, raw).await? {
+                    out.statuses += 1;
+                }
+            }
+        },
+        Prepared::Chatwoot { event, channel } => match event.inbound_message() {
+            Some(message) => {
+                if store_message(tx, channel, &message, &event.raw, receipt).await? {
+                    out.messages += 1;
+                } else {
+                    out.duplicates += 1;
+                }
+            }
+            None => {
+                let field = format!(
+                    "chatwoot.{}",
+                    event
+                        .raw
+                        .get("event")
+                        .and_then(|e| e.as_str())
+                        .unwrap_or("unknown")
+                );
+                tx.record_channel_event(
+                    Some(channel.tenant_id),
+                    Some(channel.id),
+                    &field,
+                    &event.raw,
+                )
+                .await?;
+                out.events += 1;
+            }
+        },
+    }
+    let (new_state, route_key) = match out.unrouted.first() {
+        Some(k) => (state::UNROUTED, Some(k.as_str())),
+        None => (state::PROCESSED, None),
+    };
+    tx.mark_receipt(receipt.id, new_state, receipt.tenant_id, route_key, None)
+        .await?;
+    Ok(out)
+}
+
+async fn apply_meta(
+    tx: &mut Tx,
+    receipt: &Receipt,
+    parsed: &MetaWebhook,
+    routed: &[Vec<Channel>],
+    out: &mut Outcome,
+) -> Result<(), StoreError> {
+    for (event, channels) in parsed.events.iter().zip(routed) {
         if channels.is_empty() {
             let key = match (&event.routing.phone_number_id, &event.routing.waba_id) {
                 (Some(p), _) => format!("phone_number_id:{p}"),
@@ -233,21 +371,17 @@ async fn process_meta(
                 out.unrouted.push(key);
             }
         }
-        routed.push((event, channels));
-    }
-    let mut tx = store.begin().await?;
-    for (event, channels) in &routed {
         for channel in channels {
             match &event.payload {
                 MetaPayload::Message { message, raw } => {
-                    if store_message(&mut tx, channel, message, raw, receipt).await? {
+                    if store_message(tx, channel, message, raw, receipt).await? {
                         out.messages += 1;
                     } else {
                         out.duplicates += 1;
                     }
                 }
                 MetaPayload::Status { status, raw } => {
-                    if record_status(&mut tx, channel, status, raw).await? {
+                    if record_status(tx, channel, status, raw).await? {
                         out.statuses += 1;
                     }
                 }
@@ -272,7 +406,7 @@ async fn process_meta(
                     if let meta::KnownField::AccountUpdate(update) = known
                         && update.disconnects_channel()
                     {
-                        set_status_in_tx(&mut tx, channel, channel_status::DISCONNECTED).await?;
+                        set_status_in_tx(tx, channel, channel_status::DISCONNECTED).await?;
                     }
                     if let Some(change) = template_change(known) {
                         tx.set_template_status(channel.tenant_id, &change).await?;
@@ -308,8 +442,7 @@ async fn process_meta(
             }
         }
     }
-    tx.commit().await?;
-    Ok(out)
+    Ok(())
 }
 
 async fn set_status_in_tx(tx: &mut Tx, channel: &Channel, status: &str) -> Result<(), StoreError> {

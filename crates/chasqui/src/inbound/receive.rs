@@ -13,6 +13,8 @@ use chasqui_store::channels::Channel;
 use chasqui_store::receipts::NewReceipt;
 use serde::Deserialize;
 
+use crate::inbound::inbox::InboxError;
+
 use crate::http::AppState;
 use crate::http::error::ApiError;
 
@@ -157,15 +159,30 @@ async fn accept(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let id = state
-        .store
-        .store_receipt(NewReceipt {
+        .inbox
+        .store(NewReceipt {
             provider: provider.to_owned(),
             channel_id: channel.map(|c| c.id),
             tenant_id: channel.map(|c| c.tenant_id),
             body: body.to_vec(),
             headers: kept_headers(headers, extra),
         })
-        .await?;
+        .await
+        .map_err(|e| match e {
+            InboxError::Store(e) => match &*e {
+                chasqui_store::StoreError::Unavailable(_) => ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database_unavailable",
+                    "The database is not reachable right now; nothing was kept. Retry shortly.",
+                ),
+                other => ApiError::internal(other),
+            },
+            InboxError::Overloaded | InboxError::Stopped => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "Too many webhooks are waiting to be stored; nothing was kept. Retry shortly.",
+            ),
+        })?;
     metrics::counter!("chasqui_webhooks_received_total", "provider" => provider.to_owned())
         .increment(1);
     tracing::debug!(receipt_id = %id, provider, "webhook stored");
