@@ -438,3 +438,423 @@ impl Tx {
         Ok(true)
     }
 }
+
+/// What a customer did to one of their earlier messages.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChangeAction {
+    /// They edited it: the message now shows this content (the internal model as JSON).
+    Edit {
+        /// The new content (`MessageContent` as JSON).
+        content: serde_json::Value,
+        /// Its searchable text, which replaces the message's in search.
+        body_text: Option<String>,
+    },
+    /// They deleted it: its text leaves search, its content stays for audit.
+    Revoke,
+}
+
+impl ChangeAction {
+    fn as_str(&self) -> &'static str {
+        match self {
+            ChangeAction::Edit { .. } => "edit",
+            ChangeAction::Revoke => "revoke",
+        }
+    }
+}
+
+/// An edit or deletion of an earlier message, as the store records it (once, by its own id).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageChange {
+    /// Its tenant.
+    pub tenant: TenantId,
+    /// The channel both messages belong to.
+    pub channel: ChannelId,
+    /// The provider id of the message changed.
+    pub original_message_id: String,
+    /// The provider id of the edit or revoke itself (the deduplication key).
+    pub provider_message_id: String,
+    /// When the customer made the change (provider time, Unix ms): the latest edit wins.
+    pub occurred_at_ms: i64,
+    /// What changed.
+    pub action: ChangeAction,
+}
+
+impl MessageChange {
+    /// The change an inbound `edit` or `revoke` message makes, so callers need no matching of
+    /// their own; `None` for every other message, or one that names no original.
+    pub fn of_inbound(
+        tenant: TenantId,
+        channel: ChannelId,
+        m: &chasqui_core::message::InboundMessage,
+        occurred_at_ms: i64,
+    ) -> Option<Self> {
+        use chasqui_core::message::MessageContent;
+        let (original, action) = match &m.content {
+            MessageContent::Edit {
+                original_message_id: Some(original),
+                content,
+            } => {
+                let text = content.searchable_text();
+                let action = ChangeAction::Edit {
+                    content: serde_json::to_value(content).ok()?,
+                    body_text: (!text.is_empty()).then_some(text),
+                };
+                (original, action)
+            }
+            MessageContent::Revoke {
+                original_message_id: Some(original),
+            } => (original, ChangeAction::Revoke),
+            _ => return None,
+        };
+        Some(MessageChange {
+            tenant,
+            channel,
+            original_message_id: original.clone(),
+            provider_message_id: m.provider_message_id.clone(),
+            occurred_at_ms,
+            action,
+        })
+    }
+}
+
+/// What recording or applying edits and deletions did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeOutcome {
+    /// This edit or revoke was already recorded: nothing changed.
+    Duplicate,
+    /// Recorded; the message it names is not known yet and gets it when it appears.
+    Pending,
+    /// The message's changes are applied (`changed` if this call altered it).
+    Applied {
+        /// The message changed.
+        message: MessageId,
+        /// Whether this call altered the message.
+        changed: bool,
+    },
+}
+
+#[derive(sqlx::FromRow)]
+struct ChangeRow {
+    provider_message_id: String,
+    action: String,
+    occurred_at: i64,
+    content: Option<String>,
+    body_text: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ChangeTargetRow {
+    id: String,
+    content: String,
+    body_text: Option<String>,
+    edited_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
+/// A message after its edits and deletions.
+#[derive(Debug, Clone, PartialEq)]
+struct Merged {
+    content: serde_json::Value,
+    body_text: Option<String>,
+    edited_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
+/// The state of a message given every change recorded for it: a pure function of the original
+/// version and the set of changes, so any order of arrival, and any repetition, ends the same.
+///
+/// - The original version (`content.message.content` and the text) is kept once, in
+///   `content.original`, the first time anything changes.
+/// - Every edit is listed in `content.edits`, oldest first; the message shows the latest one,
+///   by provider time, ties broken by the edit's provider id.
+/// - A revoke sets `revoked_at` (the earliest, if several) and removes the text from search;
+///   the content stays, for audit.
+fn merge_changes(
+    content: &serde_json::Value,
+    body_text: Option<&str>,
+    changes: &[ChangeRow],
+) -> Merged {
+    if changes.is_empty() {
+        return Merged {
+            content: content.clone(),
+            body_text: body_text.map(str::to_owned),
+            edited_at: None,
+            revoked_at: None,
+        };
+    }
+    let mut content = content.clone();
+    let original = content.get("original").cloned().unwrap_or_else(|| {
+        serde_json::json!({
+            "content": content.pointer("/message/content").cloned().unwrap_or_default(),
+            "text": body_text,
+        })
+    });
+    let mut edits: Vec<&ChangeRow> = changes.iter().filter(|c| c.action == "edit").collect();
+    edits.sort_by(|a, b| {
+        (a.occurred_at, &a.provider_message_id).cmp(&(b.occurred_at, &b.provider_message_id))
+    });
+    let revoked_at = changes
+        .iter()
+        .filter(|c| c.action == "revoke")
+        .map(|c| c.occurred_at)
+        .min();
+    let history: Vec<serde_json::Value> = edits
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "provider_message_id": e.provider_message_id,
+                "edited_at": e.occurred_at,
+                "content": e.content.as_deref().and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok()),
+                "text": e.body_text,
+            })
+        })
+        .collect();
+    let (shown, text, edited_at) = match edits.last() {
+        Some(e) => (
+            e.content
+                .as_deref()
+                .and_then(|c| serde_json::from_str(c).ok())
+                .unwrap_or_default(),
+            e.body_text.clone(),
+            Some(e.occurred_at),
+        ),
+        None => (
+            original.get("content").cloned().unwrap_or_default(),
+            original
+                .get("text")
+                .and_then(|t| t.as_str())
+                .map(str::to_owned),
+            None,
+        ),
+    };
+    if let Some(obj) = content.as_object_mut() {
+        if let Some(message) = obj.get_mut("message").and_then(|m| m.as_object_mut())
+            && !shown.is_null()
+        {
+            message.insert("content".to_owned(), shown);
+        }
+        obj.insert("original".to_owned(), original);
+        obj.insert("edits".to_owned(), serde_json::Value::Array(history));
+    }
+    Merged {
+        content,
+        body_text: if revoked_at.is_some() { None } else { text },
+        edited_at,
+        revoked_at,
+    }
+}
+
+impl Tx {
+    /// Records a customer's edit or deletion once, and applies it if the message it names is
+    /// known (otherwise it waits in `message_changes` until [`Tx::apply_message_changes`]).
+    pub async fn record_message_change(&mut self, c: &MessageChange) -> Result<ChangeOutcome> {
+        let (content, body_text) = match &c.action {
+            ChangeAction::Edit { content, body_text } => {
+                (Some(content.to_string()), body_text.clone())
+            }
+            ChangeAction::Revoke => (None, None),
+        };
+        let inserted = with_tx!(self, x => sqlx::query(
+            "INSERT INTO message_changes (id, tenant_id, channel_id, original_message_id, provider_message_id, action, \
+             occurred_at, content, body_text, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+        )
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(c.tenant.to_string())
+        .bind(c.channel.to_string())
+        .bind(&c.original_message_id)
+        .bind(&c.provider_message_id)
+        .bind(c.action.as_str())
+        .bind(c.occurred_at_ms)
+        .bind(content)
+        .bind(body_text)
+        .bind(now_millis())
+        .execute(x)
+        .await?
+        .rows_affected());
+        if inserted == 0 {
+            return Ok(ChangeOutcome::Duplicate);
+        }
+        self.apply_message_changes(c.tenant, c.channel, &c.original_message_id)
+            .await
+    }
+
+    /// Applies every edit and deletion recorded for an inbound message; called right after the
+    /// message is inserted, since its changes may have arrived first.
+    pub async fn apply_message_changes(
+        &mut self,
+        tenant: TenantId,
+        channel: ChannelId,
+        provider_message_id: &str,
+    ) -> Result<ChangeOutcome> {
+        // PostgreSQL: the message and its change may be committed by two concurrent
+        // transactions, each unable to see the other's row. Both write first and then take this
+        // lock before reading, so whichever comes second sees both. (SQLite has one writer.)
+        if let crate::db::TxInner::Postgres(t) = &mut self.inner {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind(format!("message_changes:{channel}:{provider_message_id}"))
+                .execute(&mut **t)
+                .await?;
+        }
+        let target: Option<ChangeTargetRow> = with_tx!(self, c => sqlx::query_as(
+            "SELECT id, content, body_text, edited_at, revoked_at FROM messages \
+             WHERE tenant_id = $1 AND channel_id = $2 AND provider_message_id = $3 AND direction = 'in'",
+        )
+        .bind(tenant.to_string())
+        .bind(channel.to_string())
+        .bind(provider_message_id)
+        .fetch_optional(c)
+        .await?);
+        let Some(target) = target else {
+            return Ok(ChangeOutcome::Pending);
+        };
+        let message: MessageId = parse_id(&target.id, "messages.id")?;
+        let changes: Vec<ChangeRow> = with_tx!(self, c => sqlx::query_as(
+            "SELECT provider_message_id, action, occurred_at, content, body_text FROM message_changes \
+             WHERE tenant_id = $1 AND channel_id = $2 AND original_message_id = $3",
+        )
+        .bind(tenant.to_string())
+        .bind(channel.to_string())
+        .bind(provider_message_id)
+        .fetch_all(c)
+        .await?);
+        if changes.is_empty() {
+            return Ok(ChangeOutcome::Applied {
+                message,
+                changed: false,
+            });
+        }
+        let old_content: serde_json::Value =
+            serde_json::from_str(&target.content).unwrap_or_default();
+        let merged = merge_changes(&old_content, target.body_text.as_deref(), &changes);
+        let now = now_millis();
+        let changed = merged.content != old_content
+            || merged.body_text != target.body_text
+            || merged.edited_at != target.edited_at
+            || merged.revoked_at != target.revoked_at;
+        if changed {
+            with_tx!(self, c => sqlx::query(
+                "UPDATE messages SET content = $3, body_text = $4, edited_at = $5, revoked_at = $6, updated_at = $7 \
+                 WHERE id = $1 AND tenant_id = $2",
+            )
+            .bind(&target.id)
+            .bind(tenant.to_string())
+            .bind(merged.content.to_string())
+            .bind(&merged.body_text)
+            .bind(merged.edited_at)
+            .bind(merged.revoked_at)
+            .bind(now)
+            .execute(c)
+            .await?
+            .rows_affected());
+        }
+        // An applied edit's text now lives on the message it changed: its own record leaves
+        // search, so a search finds each message once.
+        with_tx!(self, c => sqlx::query(
+            "UPDATE messages SET body_text = NULL, updated_at = $4 WHERE tenant_id = $1 AND channel_id = $2 \
+             AND kind IN ('edit', 'revoke') AND body_text IS NOT NULL AND provider_message_id IN \
+             (SELECT provider_message_id FROM message_changes WHERE tenant_id = $1 AND channel_id = $2 AND original_message_id = $3)",
+        )
+        .bind(tenant.to_string())
+        .bind(channel.to_string())
+        .bind(provider_message_id)
+        .bind(now)
+        .execute(c)
+        .await?
+        .rows_affected());
+        Ok(ChangeOutcome::Applied { message, changed })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ChangeRow, merge_changes};
+    use serde_json::json;
+
+    fn edit(id: &str, at: i64, text: &str) -> ChangeRow {
+        ChangeRow {
+            provider_message_id: id.to_owned(),
+            action: "edit".to_owned(),
+            occurred_at: at,
+            content: Some(json!({"kind": "text", "body": text}).to_string()),
+            body_text: Some(text.to_owned()),
+        }
+    }
+
+    fn revoke(id: &str, at: i64) -> ChangeRow {
+        ChangeRow {
+            provider_message_id: id.to_owned(),
+            action: "revoke".to_owned(),
+            occurred_at: at,
+            content: None,
+            body_text: None,
+        }
+    }
+
+    fn stored() -> serde_json::Value {
+        json!({"message": {"provider_message_id": "wamid.O", "content": {"kind": "text", "body": "hola"}}, "raw": {"x": 1}})
+    }
+
+    #[test]
+    fn the_latest_edit_wins_in_any_order_and_every_version_is_kept() {
+        let a = || edit("wamid.E1", 2_000, "uno");
+        let b = || edit("wamid.E2", 3_000, "dos");
+        let c = || edit("wamid.E0", 3_000, "tie");
+        let orders = [
+            vec![a(), b(), c()],
+            vec![c(), b(), a()],
+            vec![b(), a(), c()],
+        ];
+        let results: Vec<_> = orders
+            .iter()
+            .map(|o| merge_changes(&stored(), Some("hola"), o))
+            .collect();
+        for r in &results {
+            assert_eq!(r, &results[0]);
+        }
+        let m = &results[0];
+        // Same provider second: the larger edit id wins, whatever arrived last.
+        assert_eq!(m.body_text.as_deref(), Some("dos"));
+        assert_eq!(m.edited_at, Some(3_000));
+        assert_eq!(m.revoked_at, None);
+        assert_eq!(m.content["message"]["content"]["body"], "dos");
+        assert_eq!(m.content["original"]["text"], "hola");
+        assert_eq!(m.content["original"]["content"]["body"], "hola");
+        assert_eq!(m.content["raw"], json!({"x": 1}));
+        let ids: Vec<_> = m.content["edits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["provider_message_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["wamid.E1", "wamid.E0", "wamid.E2"]);
+        // Applying again to the result changes nothing.
+        let again = merge_changes(&m.content, m.body_text.as_deref(), &orders[0]);
+        assert_eq!(&again, m);
+    }
+
+    #[test]
+    fn a_revoke_hides_the_text_and_keeps_the_content() {
+        let m = merge_changes(&stored(), Some("hola"), &[revoke("wamid.R", 5_000)]);
+        assert_eq!(m.body_text, None);
+        assert_eq!(m.revoked_at, Some(5_000));
+        assert_eq!(m.edited_at, None);
+        assert_eq!(m.content["message"]["content"]["body"], "hola");
+        assert_eq!(m.content["original"]["text"], "hola");
+        // An edit arriving after the revoke is kept in the history, and stays out of search.
+        let later = merge_changes(
+            &m.content,
+            None,
+            &[revoke("wamid.R", 5_000), edit("wamid.E", 4_000, "chau")],
+        );
+        assert_eq!(later.body_text, None);
+        assert_eq!(later.content["original"]["text"], "hola");
+        assert_eq!(later.content["edits"][0]["text"], "chau");
+    }
+
+    #[test]
+    fn no_changes_leave_the_message_alone() {
+        let m = merge_changes(&stored(), Some("hola"), &[]);
+        assert_eq!(m.content, stored());
+        assert_eq!(m.body_text.as_deref(), Some("hola"));
+    }
+}

@@ -42,6 +42,10 @@ pub struct Message {
     pub error_code: Option<String>,
     /// Last failure, as a sentence.
     pub error_message: Option<String>,
+    /// When the customer last edited it (provider time of the edit it now shows).
+    pub edited_at: Option<DateTime<Utc>>,
+    /// When the customer deleted it (its text is then out of search; the content is kept).
+    pub revoked_at: Option<DateTime<Utc>>,
     /// When stored.
     pub created_at: DateTime<Utc>,
 }
@@ -98,6 +102,8 @@ struct MessageRow {
     attempts: i64,
     error_code: Option<String>,
     error_message: Option<String>,
+    edited_at: Option<i64>,
+    revoked_at: Option<i64>,
     created_at: i64,
 }
 
@@ -130,14 +136,16 @@ impl TryFrom<MessageRow> for Message {
             attempts: r.attempts,
             error_code: r.error_code,
             error_message: r.error_message,
+            edited_at: r.edited_at.map(from_millis),
+            revoked_at: r.revoked_at.map(from_millis),
             created_at: from_millis(r.created_at),
         })
     }
 }
 
 const SELECT: &str = "SELECT id, channel_id, conversation_id, contact_id, direction, provider_message_id, kind, status, \
-                      body_text, content, context_message_id, provider_timestamp, to_address, attempts, error_code, error_message, created_at \
-                      FROM messages";
+                      body_text, content, context_message_id, provider_timestamp, to_address, attempts, error_code, error_message, edited_at, revoked_at, \
+                      created_at FROM messages";
 
 impl Store {
     /// One message of a tenant.

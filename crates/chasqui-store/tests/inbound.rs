@@ -12,7 +12,9 @@ use chasqui_core::ids::{ChannelId, TenantId};
 use chasqui_core::plan::Plan;
 use chasqui_core::secrets::{KeyId, Keyring, MasterKey, Secret};
 use chasqui_core::status::Status;
-use chasqui_store::inbound::{ContactIdentity, NewMessage, StatusRecord};
+use chasqui_store::inbound::{
+    ChangeAction, ChangeOutcome, ContactIdentity, MessageChange, NewMessage, StatusRecord,
+};
 use chasqui_store::{Store, StoreError};
 
 contract!(
@@ -21,6 +23,12 @@ contract!(
     statuses_in_every_order_end_in_the_same_status_with_full_history,
     receipts_are_durable_and_requeued_when_their_channel_appears,
     tenants_never_see_each_others_conversations_or_messages,
+    an_edit_after_its_message_replaces_the_text_and_keeps_every_version,
+    an_edit_before_its_message_is_applied_when_the_message_arrives,
+    a_repeated_or_older_edit_never_overwrites_a_newer_one,
+    a_revoke_in_either_order_hides_the_text_and_keeps_the_content,
+    edits_never_reach_another_tenant_or_an_outbound_message,
+    a_message_and_its_edit_committed_concurrently_always_meet,
 );
 
 async fn fixture(store: &Store, pnid: &str) -> (TenantId, ChannelId) {
@@ -391,4 +399,416 @@ async fn tenants_never_see_each_others_conversations_or_messages(store: Store) {
             .len(),
         1
     );
+}
+
+const T0: i64 = 1_749_854_500_000;
+
+/// Stores a customer's text message the way processing does: the row, then any edits and
+/// revokes that arrived before it.
+async fn receive_text(
+    store: &Store,
+    t: TenantId,
+    ch: ChannelId,
+    wamid: &str,
+    body: &str,
+) -> ChangeOutcome {
+    let mut tx = store.begin().await.unwrap();
+    let content = serde_json::json!({"kind": "text", "body": body});
+    tx.insert_message(&NewMessage {
+        tenant: t,
+        channel: ch,
+        conversation: None,
+        contact: None,
+        direction: "in",
+        provider_message_id: Some(wamid.to_owned()),
+        kind: "text".into(),
+        status: "received".into(),
+        body_text: Some(body.to_owned()),
+        content: serde_json::json!({"message": {"provider_message_id": wamid, "content": content}, "raw": {"id": wamid}}),
+        context_message_id: None,
+        provider_timestamp: Some(T0),
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let outcome = tx.apply_message_changes(t, ch, wamid).await.unwrap();
+    tx.commit().await.unwrap();
+    outcome
+}
+
+/// Stores an edit (or, with `body = None`, a revoke) the way processing does: its own record
+/// row, then the change.
+async fn change(
+    store: &Store,
+    t: TenantId,
+    ch: ChannelId,
+    original: &str,
+    id: &str,
+    at_ms: i64,
+    body: Option<&str>,
+) -> ChangeOutcome {
+    let mut tx = store.begin().await.unwrap();
+    let (kind, action) = match body {
+        Some(b) => (
+            "edit",
+            ChangeAction::Edit {
+                content: serde_json::json!({"kind": "text", "body": b}),
+                body_text: Some(b.to_owned()),
+            },
+        ),
+        None => ("revoke", ChangeAction::Revoke),
+    };
+    tx.insert_message(&NewMessage {
+        tenant: t,
+        channel: ch,
+        conversation: None,
+        contact: None,
+        direction: "in",
+        provider_message_id: Some(id.to_owned()),
+        kind: kind.into(),
+        status: "received".into(),
+        body_text: body.map(str::to_owned),
+        content: serde_json::json!({}),
+        context_message_id: None,
+        provider_timestamp: Some(at_ms),
+    })
+    .await
+    .unwrap();
+    let outcome = tx
+        .record_message_change(&MessageChange {
+            tenant: t,
+            channel: ch,
+            original_message_id: original.to_owned(),
+            provider_message_id: id.to_owned(),
+            occurred_at_ms: at_ms,
+            action,
+        })
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    outcome
+}
+
+async fn by_wamid(store: &Store, t: TenantId, wamid: &str) -> chasqui_store::messages::Message {
+    let f = chasqui_store::messages::MessageFilter {
+        provider_message_id: Some(wamid.to_owned()),
+        ..Default::default()
+    };
+    let mut items = store.list_messages(t, &f, 2, None).await.unwrap().items;
+    assert_eq!(items.len(), 1, "{wamid}");
+    items.remove(0)
+}
+
+/// The provider ids of the messages a full-text search finds.
+async fn search(store: &Store, t: TenantId, q: &str) -> Vec<String> {
+    let f = chasqui_store::messages::MessageFilter {
+        q: Some(q.to_owned()),
+        ..Default::default()
+    };
+    store
+        .list_messages(t, &f, 50, None)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|m| m.provider_message_id)
+        .collect()
+}
+
+fn assert_edited(m: &chasqui_store::messages::Message, body: &str, at_ms: i64, original: &str) {
+    assert_eq!(m.body_text.as_deref(), Some(body));
+    assert_eq!(m.content["message"]["content"]["body"], body);
+    assert_eq!(m.edited_at.map(|e| e.timestamp_millis()), Some(at_ms));
+    assert_eq!(m.revoked_at, None);
+    assert_eq!(m.content["original"]["text"], original);
+    assert_eq!(m.content["original"]["content"]["body"], original);
+    assert_eq!(m.kind, "text");
+}
+
+async fn an_edit_after_its_message_replaces_the_text_and_keeps_every_version(store: Store) {
+    let (t, ch) = fixture(&store, "100").await;
+    assert!(matches!(
+        receive_text(&store, t, ch, "wamid.O", "turno el martes").await,
+        ChangeOutcome::Applied { changed: false, .. }
+    ));
+    assert_eq!(search(&store, t, "martes").await, ["wamid.O"]);
+    let outcome = change(
+        &store,
+        t,
+        ch,
+        "wamid.O",
+        "wamid.E",
+        T0 + 60_000,
+        Some("turno el jueves"),
+    )
+    .await;
+    let m = by_wamid(&store, t, "wamid.O").await;
+    assert_eq!(
+        outcome,
+        ChangeOutcome::Applied {
+            message: m.id,
+            changed: true
+        }
+    );
+    assert_edited(&m, "turno el jueves", T0 + 60_000, "turno el martes");
+    assert_eq!(m.content["raw"]["id"], "wamid.O", "the raw payload is kept");
+    let edits = m.content["edits"].as_array().unwrap();
+    assert_eq!(edits.len(), 1);
+    assert_eq!(edits[0]["provider_message_id"], "wamid.E");
+    assert_eq!(edits[0]["edited_at"], T0 + 60_000);
+    // Search finds the new text on the message (and only there), and no longer the old.
+    assert_eq!(search(&store, t, "jueves").await, ["wamid.O"]);
+    assert!(search(&store, t, "martes").await.is_empty());
+    // The edit stays a record of its own, with its content.
+    assert_eq!(by_wamid(&store, t, "wamid.E").await.kind, "edit");
+}
+
+async fn an_edit_before_its_message_is_applied_when_the_message_arrives(store: Store) {
+    let (t, ch) = fixture(&store, "100").await;
+    assert_eq!(
+        change(
+            &store,
+            t,
+            ch,
+            "wamid.O",
+            "wamid.E",
+            T0 + 60_000,
+            Some("turno el jueves")
+        )
+        .await,
+        ChangeOutcome::Pending
+    );
+    // Until its message is known, the edit can be found by its own text.
+    assert_eq!(search(&store, t, "jueves").await, ["wamid.E"]);
+    let outcome = receive_text(&store, t, ch, "wamid.O", "turno el martes").await;
+    let m = by_wamid(&store, t, "wamid.O").await;
+    assert_eq!(
+        outcome,
+        ChangeOutcome::Applied {
+            message: m.id,
+            changed: true
+        }
+    );
+    assert_edited(&m, "turno el jueves", T0 + 60_000, "turno el martes");
+    assert_eq!(search(&store, t, "jueves").await, ["wamid.O"]);
+    assert!(search(&store, t, "martes").await.is_empty());
+}
+
+async fn a_repeated_or_older_edit_never_overwrites_a_newer_one(store: Store) {
+    let (t, ch) = fixture(&store, "100").await;
+    receive_text(&store, t, ch, "wamid.O", "uno").await;
+    change(
+        &store,
+        t,
+        ch,
+        "wamid.O",
+        "wamid.E2",
+        T0 + 2_000,
+        Some("tres"),
+    )
+    .await;
+    let after_newer = by_wamid(&store, t, "wamid.O").await;
+    // The same edit again: nothing changes.
+    assert_eq!(
+        change(
+            &store,
+            t,
+            ch,
+            "wamid.O",
+            "wamid.E2",
+            T0 + 2_000,
+            Some("tres")
+        )
+        .await,
+        ChangeOutcome::Duplicate
+    );
+    assert_eq!(by_wamid(&store, t, "wamid.O").await, after_newer);
+    // An older edit arriving late joins the history but does not replace the newer text.
+    change(
+        &store,
+        t,
+        ch,
+        "wamid.O",
+        "wamid.E1",
+        T0 + 1_000,
+        Some("dos"),
+    )
+    .await;
+    let m = by_wamid(&store, t, "wamid.O").await;
+    assert_edited(&m, "tres", T0 + 2_000, "uno");
+    let history: Vec<_> = m.content["edits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["text"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(history, ["dos", "tres"], "every version, oldest first");
+    assert!(search(&store, t, "dos").await.is_empty());
+    assert_eq!(search(&store, t, "tres").await, ["wamid.O"]);
+    // The same set of edits in the opposite order ends in the same message.
+    receive_text(&store, t, ch, "wamid.P", "uno").await;
+    change(
+        &store,
+        t,
+        ch,
+        "wamid.P",
+        "wamid.F1",
+        T0 + 1_000,
+        Some("dos"),
+    )
+    .await;
+    change(
+        &store,
+        t,
+        ch,
+        "wamid.P",
+        "wamid.F2",
+        T0 + 2_000,
+        Some("tres"),
+    )
+    .await;
+    let p = by_wamid(&store, t, "wamid.P").await;
+    assert_edited(&p, "tres", T0 + 2_000, "uno");
+    assert_eq!(p.content["edits"].as_array().unwrap().len(), 2);
+}
+
+async fn a_revoke_in_either_order_hides_the_text_and_keeps_the_content(store: Store) {
+    let (t, ch) = fixture(&store, "100").await;
+    // Message first, then its revoke.
+    receive_text(&store, t, ch, "wamid.O", "mi clave es pirulo").await;
+    let outcome = change(&store, t, ch, "wamid.O", "wamid.R", T0 + 5_000, None).await;
+    assert!(matches!(
+        outcome,
+        ChangeOutcome::Applied { changed: true, .. }
+    ));
+    // Revoke first, then its message.
+    assert_eq!(
+        change(&store, t, ch, "wamid.P", "wamid.S", T0 + 5_000, None).await,
+        ChangeOutcome::Pending
+    );
+    receive_text(&store, t, ch, "wamid.P", "otra pirulo").await;
+    for wamid in ["wamid.O", "wamid.P"] {
+        let m = by_wamid(&store, t, wamid).await;
+        assert_eq!(m.revoked_at.map(|r| r.timestamp_millis()), Some(T0 + 5_000));
+        assert_eq!(m.body_text, None, "{wamid}");
+        assert_eq!(m.edited_at, None);
+        assert!(
+            m.content["message"]["content"]["body"]
+                .as_str()
+                .unwrap()
+                .contains("pirulo"),
+            "the content is kept for audit"
+        );
+        assert!(
+            m.content["original"]["text"]
+                .as_str()
+                .unwrap()
+                .contains("pirulo")
+        );
+    }
+    assert!(search(&store, t, "pirulo").await.is_empty());
+    // A repeated revoke changes nothing.
+    let before = by_wamid(&store, t, "wamid.O").await;
+    assert_eq!(
+        change(&store, t, ch, "wamid.O", "wamid.R", T0 + 5_000, None).await,
+        ChangeOutcome::Duplicate
+    );
+    assert_eq!(by_wamid(&store, t, "wamid.O").await, before);
+    // An edit that arrives late is kept in the history but does not bring the text back.
+    change(
+        &store,
+        t,
+        ch,
+        "wamid.O",
+        "wamid.E",
+        T0 + 1_000,
+        Some("pirulo editado"),
+    )
+    .await;
+    let m = by_wamid(&store, t, "wamid.O").await;
+    assert_eq!(m.body_text, None);
+    assert_eq!(m.content["edits"][0]["text"], "pirulo editado");
+    assert!(search(&store, t, "pirulo").await.is_empty());
+}
+
+async fn edits_never_reach_another_tenant_or_an_outbound_message(store: Store) {
+    let (a, cha) = fixture(&store, "100").await;
+    let (b, chb) = fixture(&store, "200").await;
+    receive_text(&store, a, cha, "wamid.O", "original de A").await;
+    // Tenant B's channel names A's message: it waits for a message of B's that never comes.
+    assert_eq!(
+        change(
+            &store,
+            b,
+            chb,
+            "wamid.O",
+            "wamid.E",
+            T0 + 1_000,
+            Some("pisado")
+        )
+        .await,
+        ChangeOutcome::Pending
+    );
+    let m = by_wamid(&store, a, "wamid.O").await;
+    assert_eq!(m.body_text.as_deref(), Some("original de A"));
+    assert_eq!(m.edited_at, None);
+    assert!(search(&store, a, "pisado").await.is_empty());
+    // The same tenant, but the channel is tenant-checked too: a change filed under the wrong
+    // tenant for A's channel is never applied.
+    assert_eq!(
+        change(
+            &store,
+            b,
+            cha,
+            "wamid.O",
+            "wamid.E9",
+            T0 + 1_000,
+            Some("pisado")
+        )
+        .await,
+        ChangeOutcome::Pending
+    );
+    assert_eq!(by_wamid(&store, a, "wamid.O").await.edited_at, None);
+    // Customers edit their own messages: an outbound message is never changed.
+    insert_outbound(&store, a, cha, "wamid.OUT").await;
+    assert_eq!(
+        change(
+            &store,
+            a,
+            cha,
+            "wamid.OUT",
+            "wamid.E2",
+            T0 + 1_000,
+            Some("pisado")
+        )
+        .await,
+        ChangeOutcome::Pending
+    );
+    assert_eq!(
+        by_wamid(&store, a, "wamid.OUT").await.body_text.as_deref(),
+        Some("hi")
+    );
+}
+
+async fn a_message_and_its_edit_committed_concurrently_always_meet(store: Store) {
+    let (t, ch) = fixture(&store, "100").await;
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let (s1, s2) = (store.clone(), store.clone());
+        let (o, e) = (format!("wamid.O{i}"), format!("wamid.E{i}"));
+        let o2 = o.clone();
+        tasks.push(tokio::spawn(async move {
+            receive_text(&s1, t, ch, &o, "antes").await;
+        }));
+        tasks.push(tokio::spawn(async move {
+            change(&s2, t, ch, &o2, &e, T0 + 1_000, Some("despues")).await;
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    for i in 0..12 {
+        let m = by_wamid(&store, t, &format!("wamid.O{i}")).await;
+        assert_edited(&m, "despues", T0 + 1_000, "antes");
+    }
 }

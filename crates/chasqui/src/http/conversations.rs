@@ -73,6 +73,14 @@ pub struct MessageView {
     to: Option<String>,
     /// Provider calls made for an outbound message.
     attempts: i64,
+    /// When the customer last edited it (the time of the edit `content` and `text` show).
+    edited_at: Option<DateTime<Utc>>,
+    /// When the customer deleted it: `text` is then null and search skips it; `content` is kept.
+    revoked_at: Option<DateTime<Utc>>,
+    /// For an edited message, every version oldest first (the original, then each edit), so
+    /// nothing the customer wrote is lost; the last one is what `content` shows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    versions: Option<Vec<serde_json::Value>>,
     created_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     statuses: Option<Vec<serde_json::Value>>,
@@ -86,6 +94,7 @@ impl From<Message> for MessageView {
             .error_code
             .as_ref()
             .map(|code| serde_json::json!({ "code": code, "message": m.error_message }));
+        let versions = versions_of(&m.content, m.provider_message_id.as_deref());
         let content = m.content.get("message").cloned().unwrap_or(m.content);
         Self {
             id: m.id,
@@ -103,11 +112,39 @@ impl From<Message> for MessageView {
             error,
             to: m.to_address,
             attempts: m.attempts,
+            edited_at: m.edited_at,
+            revoked_at: m.revoked_at,
+            versions,
             created_at: m.created_at,
             statuses: None,
             media: None,
         }
     }
+}
+
+/// The versions of an edited message from what the store keeps (`original` and `edits` in its
+/// content); `None` for a message never edited.
+fn versions_of(
+    content: &serde_json::Value,
+    own_id: Option<&str>,
+) -> Option<Vec<serde_json::Value>> {
+    let edits = content.get("edits")?.as_array().filter(|e| !e.is_empty())?;
+    let original = content.get("original")?;
+    let mut out = vec![serde_json::json!({
+        "provider_message_id": own_id,
+        "edited_at": null,
+        "text": original.get("text"),
+        "content": original.get("content"),
+    })];
+    out.extend(edits.iter().map(|e| {
+        serde_json::json!({
+            "provider_message_id": e.get("provider_message_id"),
+            "edited_at": e.get("edited_at").and_then(|t| t.as_i64()).map(chasqui_store::from_millis),
+            "text": e.get("text"),
+            "content": e.get("content"),
+        })
+    }));
+    Some(out)
 }
 
 /// A contact as the API shows it.

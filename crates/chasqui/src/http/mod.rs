@@ -55,7 +55,7 @@ impl AppState {
     /// The state of a running process.
     pub fn new(store: Store, config: Config, keys: MasterKeys) -> anyhow::Result<Self> {
         let outbound = crate::outbound::runtime::OutboundRuntime::new(&config)?;
-        let inbox = crate::inbound::inbox::Inbox::start(store.clone());
+        let inbox = crate::inbound::inbox::Inbox::start(&store);
         Ok(Self {
             inbox,
             store,

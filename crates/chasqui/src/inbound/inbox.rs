@@ -52,7 +52,7 @@ impl std::fmt::Debug for Inbox {
 impl Inbox {
     /// Starts the writers: one on SQLite (one writer at a time anyway), a few on PostgreSQL,
     /// whose commits can overlap. Must be called inside a Tokio runtime.
-    pub fn start(store: Store) -> Self {
+    pub fn start(store: &Store) -> Self {
         let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
         let rx = Arc::new(Mutex::new(rx));
         let writers = match store.backend() {

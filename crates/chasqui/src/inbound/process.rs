@@ -199,13 +199,13 @@ enum Prepared {
     },
     /// A Twilio form post.
     Twilio {
-        hook: TwilioWebhook,
+        hook: Box<TwilioWebhook>,
         raw: serde_json::Value,
         channel: Channel,
     },
     /// A Chatwoot event.
     Chatwoot {
-        event: ChatwootEvent,
+        event: Box<ChatwootEvent>,
         channel: Channel,
     },
     /// A body that will never become readable.
@@ -249,7 +249,11 @@ async fn prepare(
                     .collect(),
             );
             match per_channel(store, receipt, routes).await? {
-                Ok(channel) => Ok(Prepared::Twilio { hook, raw, channel }),
+                Ok(channel) => Ok(Prepared::Twilio {
+                    hook: Box::new(hook),
+                    raw,
+                    channel,
+                }),
                 Err(unreadable) => Ok(unreadable),
             }
         }
@@ -259,7 +263,10 @@ async fn prepare(
                 Err(e) => return Ok(Prepared::Unreadable(e.to_string())),
             };
             match per_channel(store, receipt, routes).await? {
-                Ok(channel) => Ok(Prepared::Chatwoot { event, channel }),
+                Ok(channel) => Ok(Prepared::Chatwoot {
+                    event: Box::new(event),
+                    channel,
+                }),
                 Err(unreadable) => Ok(unreadable),
             }
         }
@@ -622,6 +629,19 @@ async fn store_message(
             "conversation_id": conversation, "contact_id": contact, "channel_id": channel.id,
         });
         tx.emit_event(t, types::MESSAGE_RECEIVED, data).await?;
+    }
+    // An edit or revoke changes the message it names (now, or when that one arrives); a new
+    // message picks up the edits and revokes that arrived before it.
+    use chasqui_store::inbound::MessageChange;
+    match MessageChange::of_inbound(channel.tenant_id, channel.id, m, at_ms) {
+        Some(change) => {
+            tx.record_message_change(&change).await?;
+        }
+        None if inserted.is_some() => {
+            tx.apply_message_changes(channel.tenant_id, channel.id, &m.provider_message_id)
+                .await?;
+        }
+        None => {}
     }
     Ok(inserted.is_some())
 }

@@ -5,6 +5,7 @@ mod helpers;
 
 mod auth;
 mod channels;
+mod edits;
 mod errors;
 mod health;
 mod inbound;
