@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use toml::{Table, Value};
 
 use super::settings::{self, Kind, SECTIONS, SETTINGS, Sensitivity, Setting};
-use super::{CliOverrides, Config, ConfigError, Origin, Origins, redact_url_password};
+use super::{
+    CliOverrides, Config, ConfigError, ObjectStoreEnv, ObjectStoreEnvField, Origin, Origins,
+    redact_url_password,
+};
 
 /// Finds and reads the layers. `default_file` is the file read when none is named
 /// (`chasqui.toml` in the working directory; tests point it elsewhere).
@@ -43,7 +46,9 @@ impl<'a> Loader<'a> {
         read_env(env, &mut layers, &mut warnings)?;
         read_flags(overrides, &mut layers)?;
         warn_unknown_env(env, &mut warnings);
-        Ok((layers.build()?, warnings))
+        let mut config = layers.build()?;
+        config.object_store_env = ObjectStoreEnvField(ObjectStoreEnv::from_env(env));
+        Ok((config, warnings))
     }
 
     pub(super) fn load_toml_str(&self, text: &str) -> Result<Config, ConfigError> {

@@ -15,6 +15,7 @@
 //! likely typos), because environments carry variables meant for other programs.
 
 mod load;
+mod media_url;
 mod render;
 mod settings;
 #[cfg(test)]
@@ -30,6 +31,8 @@ use std::time::Duration;
 use chasqui_core::secrets::{Keyring, Secret, SecretsError};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use url::Url;
+
+pub use media_url::{MediaUrl, ObjectStoreEnv};
 
 /// The documented defaults, one commented entry per setting; `chasqui config default` prints it.
 /// Parsing it yields exactly [`Config::default()`] (a test keeps the two from drifting apart).
@@ -87,7 +90,24 @@ pub struct Config {
     /// Where each value came from; not part of the value (ignored by `==`).
     #[serde(skip)]
     origins: Origins,
+    /// The `AWS_*` / `GOOGLE_*` variables of the environment it was loaded from, for the S3 and
+    /// GCS clients of `storage.media_url`; not settings (ignored by `==`, never printed).
+    #[serde(skip)]
+    object_store_env: ObjectStoreEnvField,
 }
+
+/// [`ObjectStoreEnv`] as a field of [`Config`]: equal to any other, like [`Origins`], so two
+/// configurations with the same settings compare equal whatever else the environment held.
+#[derive(Debug, Clone, Default)]
+struct ObjectStoreEnvField(ObjectStoreEnv);
+
+impl PartialEq for ObjectStoreEnvField {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for ObjectStoreEnvField {}
 
 /// `[server]`
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -157,6 +177,13 @@ pub struct StorageConfig {
         skip_serializing_if = "Option::is_none"
     )]
     pub media_dir: Option<PathBuf>,
+    /// The object store for media (`s3://…`, `gs://…`, `file:///…`); `None` means the local
+    /// [`Config::media_dir`]. Lets several instances share media without a shared disk.
+    #[serde(
+        deserialize_with = "media_url::de_media_url",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub media_url: Option<MediaUrl>,
 }
 
 impl Default for StorageConfig {
@@ -166,6 +193,7 @@ impl Default for StorageConfig {
             database_url: None,
             max_connections: 10,
             media_dir: None,
+            media_url: None,
         }
     }
 }
@@ -601,6 +629,12 @@ impl Config {
             .media_dir
             .clone()
             .unwrap_or_else(|| self.storage.data_dir.join("media"))
+    }
+
+    /// The variables the S3 and GCS clients read (`AWS_*`, `GOOGLE_*`), from the environment
+    /// this configuration was loaded from (empty for [`Config::from_toml_str`] and defaults).
+    pub fn object_store_env(&self) -> &ObjectStoreEnv {
+        &self.object_store_env.0
     }
 
     /// The key file used when `security.master_key` is not set: `<data_dir>/master.key`.

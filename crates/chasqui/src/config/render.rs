@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 
 use toml::{Table, Value};
 
-use super::Config;
 use super::settings::{SECTIONS, SETTINGS, Setting};
+use super::{Config, MediaUrl};
 
 /// What a secret is printed as.
 pub(super) const REDACTED: &str = "<redacted>";
@@ -39,6 +39,9 @@ pub(super) fn effective_toml(config: &Config) -> String {
             };
             out.push_str(&line);
             out.push('\n');
+            if setting.key == "storage.media_url" {
+                out.push_str(&media_store_env(config));
+            }
         }
     }
     out
@@ -55,11 +58,42 @@ fn unset(config: &Config, setting: &Setting) -> String {
     match setting.key {
         "storage.database_url" => derived(config.database_url_redacted()),
         "storage.media_dir" => derived(config.media_dir().to_string_lossy().into_owned()),
+        "storage.media_url" => format!(
+            "# media_url is not set: media files are kept in media_dir ({})",
+            config.media_dir().display()
+        ),
         "security.master_key" => format!(
             "# master_key is not set: the key file {} is used",
             config.master_key_file().display()
         ),
         _ => format!("# {} is not set", setting.name()),
+    }
+}
+
+/// For an S3 or GCS `media_url`: which of the variables its client reads are set, by name only
+/// (they hold credentials).
+fn media_store_env(config: &Config) -> String {
+    let prefixes: &[&str] = match &config.storage.media_url {
+        Some(MediaUrl::S3 { .. }) => &["AWS_"],
+        Some(MediaUrl::Gcs { .. }) => &["GOOGLE_", "SERVICE_ACCOUNT"],
+        Some(MediaUrl::File { .. }) | None => return String::new(),
+    };
+    let names: Vec<&str> = config
+        .object_store_env()
+        .names()
+        .into_iter()
+        .filter(|n| prefixes.iter().any(|p| n.starts_with(p)))
+        .collect();
+    if names.is_empty() {
+        format!(
+            "# media store settings from the environment: none of {}* is set\n",
+            prefixes[0]
+        )
+    } else {
+        format!(
+            "# media store settings from the environment (values hidden): {}\n",
+            names.join(", ")
+        )
     }
 }
 

@@ -176,6 +176,13 @@ pub(super) const SETTINGS: &[Setting] = &[
         &[],
         "a directory path such as ./data/media",
     ),
+    Setting {
+        key: "storage.media_url",
+        aliases: &["CHASQUI_MEDIA_URL"],
+        kind: Kind::Str,
+        expected: super::media_url::EXPECTED,
+        sensitivity: Sensitivity::UrlPassword,
+    },
     // [security]
     secret(
         "security.master_key",

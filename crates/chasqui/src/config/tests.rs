@@ -163,6 +163,7 @@ fn default_toml_examples_of_optional_settings_are_valid() {
     assert!(config.server.public_url.is_some());
     assert!(config.storage.database_url.is_some());
     assert!(config.storage.media_dir.is_some());
+    assert!(config.storage.media_url.is_some());
     assert!(config.meta.app_secret.is_some() && config.meta.verify_token.is_some());
 }
 
@@ -173,6 +174,7 @@ fn fully_populated() -> Config {
         DatabaseUrl::parse("postgres://chasqui:hunter2-db@db.internal:5432/chasqui").expect("url"),
     );
     c.storage.media_dir = Some(PathBuf::from("/srv/media"));
+    c.storage.media_url = Some(MediaUrl::parse("s3://chasqui-media/prod").expect("url"));
     c.security.master_key = Some(Secret::new(master_key_spec()));
     c.meta.app_secret = Some(Secret::new("app-secret-value-123"));
     c.meta.verify_token = Some(Secret::new("verify-token-value-456"));
@@ -819,4 +821,129 @@ fn log_format_reads_in_any_case() {
     assert!("text".parse::<LogFormat>().is_err());
     let c = Config::from_toml_str("[log]\nformat = \"json\"\n").expect("valid");
     assert_eq!(c.log.format, LogFormat::Json);
+}
+
+// ---- the media store URL ----
+
+#[test]
+fn media_url_is_read_from_the_file_and_both_env_names() {
+    let (c, _) = env_ok(&[]);
+    assert_eq!(c.storage.media_url, None);
+
+    let (c, warnings) = env_ok(&[("CHASQUI_MEDIA_URL", "s3://chasqui-media/prod/")]);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(
+        c.storage
+            .media_url
+            .as_ref()
+            .map(MediaUrl::as_url)
+            .as_deref(),
+        Some("s3://chasqui-media/prod")
+    );
+    assert_eq!(
+        c.origin("storage.media_url"),
+        &Origin::Env("CHASQUI_MEDIA_URL".into())
+    );
+    let (c, _) = env_ok(&[("CHASQUI_STORAGE_MEDIA_URL", "gs://media-bucket")]);
+    assert!(matches!(c.storage.media_url, Some(MediaUrl::Gcs { .. })));
+
+    let c = Config::from_toml_str("[storage]\nmedia_url = \"file:///srv/media\"\n").expect("valid");
+    assert_eq!(
+        c.storage.media_url,
+        Some(MediaUrl::File {
+            dir: PathBuf::from("/srv/media")
+        })
+    );
+}
+
+#[test]
+fn a_bad_media_url_stops_loading_with_the_setting_and_the_accepted_forms() {
+    let err = env_err(&[("CHASQUI_MEDIA_URL", "ftp://files.example.com/media")]);
+    assert_eq!(
+        err,
+        format!(
+            "CHASQUI_MEDIA_URL=\"ftp://files.example.com/media\": the scheme `ftp` is not a media \
+             store; expected {}",
+            super::media_url::EXPECTED
+        )
+    );
+    assert!(err.contains("s3://BUCKET/PREFIX") && err.contains("gs://BUCKET/PREFIX"));
+    assert!(err.contains("file:///ABSOLUTE/PATH"), "{err}");
+
+    let err = toml_err("[storage]\nmedia_url = \"s3//bucket\"\n");
+    assert!(
+        err.starts_with("storage.media_url = \"s3//bucket\" in chasqui.toml: not a URL"),
+        "{err}"
+    );
+
+    match Scratch::new().load(
+        &CliOverrides::default(),
+        &env(&[("CHASQUI_MEDIA_URL", "minio://bucket")]),
+    ) {
+        Err(ConfigError::Invalid { key, .. }) => assert_eq!(key, "storage.media_url"),
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+
+    let err = env_err(&[(
+        "CHASQUI_MEDIA_URL",
+        "s3://AKIAEXAMPLE:wJalrXUtnFEMI@bucket/p",
+    )]);
+    assert!(
+        err.contains("credentials do not belong in the URL"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("wJalrXUtnFEMI"),
+        "the secret key leaked: {err}"
+    );
+}
+
+#[test]
+fn object_store_variables_are_kept_for_the_media_store_and_never_printed() {
+    let (c, warnings) = env_ok(&[
+        ("CHASQUI_MEDIA_URL", "s3://chasqui-media/prod"),
+        ("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE"),
+        ("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI-secret"),
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:9000"),
+        ("GOOGLE_SERVICE_ACCOUNT", "/etc/gcs.json"),
+    ]);
+    assert!(
+        warnings.is_empty(),
+        "AWS_* are not ours to warn about: {warnings:?}"
+    );
+    assert_eq!(
+        c.object_store_env().names(),
+        [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_ENDPOINT_URL",
+            "AWS_SECRET_ACCESS_KEY",
+            "GOOGLE_SERVICE_ACCOUNT"
+        ]
+    );
+    let shown = c.effective_toml_redacted();
+    assert!(
+        shown.contains(
+            "# media store settings from the environment (values hidden): AWS_ACCESS_KEY_ID, \
+             AWS_ENDPOINT_URL, AWS_SECRET_ACCESS_KEY"
+        ),
+        "{shown}"
+    );
+    for text in [shown, format!("{c:?}")] {
+        assert!(
+            !text.contains("wJalrXUtnFEMI") && !text.contains("AKIAEXAMPLE"),
+            "{text}"
+        );
+    }
+    assert_eq!(
+        c,
+        env_ok(&[("CHASQUI_MEDIA_URL", "s3://chasqui-media/prod")]).0,
+        "the environment is not a setting"
+    );
+
+    let (c, _) = env_ok(&[]);
+    let shown = c.effective_toml_redacted();
+    assert!(
+        shown.contains("# media_url is not set: media files are kept in media_dir (./data/media)"),
+        "{shown}"
+    );
 }

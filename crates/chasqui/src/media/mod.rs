@@ -7,7 +7,8 @@
 //!   store under `tenants/<tenant_id>/media/<media_id>`.
 //! - [`http`]: `POST /v1/media`, `GET /v1/media/{id}`, `GET /v1/media/{id}/info`.
 //! - [`limits`]: WhatsApp's media types, MIME types and sizes.
-//! - [`object_store`]: the byte store (a local directory by default).
+//! - [`object_store`]: the byte store (a local directory by default; an S3 or GCS bucket, under
+//!   a prefix, when `storage.media_url` names one).
 
 pub mod download;
 pub mod http;

@@ -1,26 +1,45 @@
-//! Where media bytes live: any [`ObjectStore`] (a local directory by default), written in
-//! streamed parts so a 100 MB file never sits in memory, hashed on the way in, and published
-//! only when complete (a half-written file is never visible under its key).
+//! Where media bytes live: any [`ObjectStore`] (a local directory by default; S3 or GCS when
+//! `storage.media_url` names one), written in streamed parts so a 100 MB file never sits in
+//! memory, hashed on the way in, and published only when complete (a half-written file is never
+//! visible under its key).
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::str::FromStr;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::{StreamExt, TryStreamExt};
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
+use object_store::prefix::PrefixStore;
+use object_store::{BackoffConfig, ObjectStore, ObjectStoreExt, RetryConfig, WriteMultipart};
 use sha2::{Digest, Sha256};
 
-use crate::config::Config;
+use crate::config::{Config, MediaUrl, ObjectStoreEnv};
 
 /// How many bytes of a file's start are kept for type checks (magic numbers, WebP animation).
 const HEAD_BYTES: usize = 64;
 
 /// Parts written at once while streaming into the store.
 const PARTS_IN_FLIGHT: usize = 2;
+
+/// How S3 and GCS requests are retried: a few quick retries ride out throttling and a dropped
+/// connection, and an unreachable store fails within seconds (a read answers before the request
+/// timeout; a download gives its worker back and is retried by the job queue) instead of after
+/// `object_store`'s default of 10 retries over up to 3 minutes.
+fn retry_config() -> RetryConfig {
+    RetryConfig {
+        backoff: BackoffConfig::default(),
+        max_retries: 3,
+        retry_timeout: Duration::from_secs(10),
+    }
+}
 
 /// A failure of the media store.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +56,16 @@ pub enum MediaStoreError {
         #[source]
         source: std::io::Error,
     },
+    /// The S3 or GCS client for `storage.media_url` cannot be built (a bad `AWS_*` / `GOOGLE_*`
+    /// variable, an unreadable service account file…).
+    #[error("the media store {url} cannot be opened: {source}")]
+    Remote {
+        /// `storage.media_url` (it never holds credentials).
+        url: String,
+        /// Why.
+        #[source]
+        source: object_store::Error,
+    },
     /// The store failed.
     #[error("media store: {0}")]
     Store(#[source] object_store::Error),
@@ -51,7 +80,8 @@ impl From<object_store::Error> for MediaStoreError {
     }
 }
 
-/// The media store: keys are `tenants/<tenant_id>/media/<media_id>`.
+/// The media store: keys are `tenants/<tenant_id>/media/<media_id>` (below the prefix of
+/// `storage.media_url` when it names a bucket).
 #[derive(Clone)]
 pub struct MediaStore {
     inner: Arc<dyn ObjectStore>,
@@ -62,6 +92,12 @@ impl fmt::Debug for MediaStore {
         write!(f, "MediaStore({})", self.inner)
     }
 }
+
+/// S3 and GCS stores already built, by URL and client environment: each holds an HTTP client
+/// with its connection pool and credential cache, too costly to build for every request.
+type RemoteKey = (String, ObjectStoreEnv);
+static REMOTE_STORES: LazyLock<Mutex<HashMap<RemoteKey, MediaStore>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
 
 fn object_path(key: &str) -> Result<ObjectPath, MediaStoreError> {
     ObjectPath::parse(key).map_err(|e| MediaStoreError::Store(e.into()))
@@ -88,9 +124,76 @@ impl MediaStore {
         Ok(Self::new(Arc::new(fs)))
     }
 
-    /// The store the configuration names (`storage.media_dir`).
+    /// The store the configuration names: `storage.media_url` when set, else the local
+    /// `storage.media_dir`. S3 and GCS clients are built once per URL and environment and
+    /// shared, so calling this for every request costs a map lookup.
     pub fn from_config(config: &Config) -> Result<Self, MediaStoreError> {
-        Self::local(&config.media_dir())
+        match &config.storage.media_url {
+            None => Self::local(&config.media_dir()),
+            Some(MediaUrl::File { dir }) => Self::local(dir),
+            Some(url) => {
+                let key = (url.as_url(), config.object_store_env().clone());
+                let mut built = REMOTE_STORES
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if let Some(store) = built.get(&key) {
+                    return Ok(store.clone());
+                }
+                let store = Self::remote(url, config.object_store_env())?;
+                built.insert(key, store.clone());
+                Ok(store)
+            }
+        }
+    }
+
+    /// An S3 or GCS store for `url`, its client configured from `env` the way `object_store`'s
+    /// `from_env()` reads the process environment (`AWS_*`; `GOOGLE_*` and `SERVICE_ACCOUNT`),
+    /// every key below the URL's prefix. Builds the client only: nothing is sent yet.
+    fn remote(url: &MediaUrl, env: &ObjectStoreEnv) -> Result<Self, MediaStoreError> {
+        let failed = |source| MediaStoreError::Remote {
+            url: url.as_url(),
+            source,
+        };
+        let (store, prefix): (Arc<dyn ObjectStore>, &ObjectPath) = match url {
+            MediaUrl::S3 { bucket, prefix } => {
+                let mut builder = AmazonS3Builder::new();
+                for (name, value) in env.vars().filter(|(n, _)| n.starts_with("AWS_")) {
+                    if let Ok(key) = AmazonS3ConfigKey::from_str(&name.to_ascii_lowercase()) {
+                        builder = builder.with_config(key, value);
+                    }
+                }
+                let s3 = builder
+                    .with_url(format!("s3://{bucket}"))
+                    .with_retry(retry_config())
+                    .build()
+                    .map_err(failed)?;
+                (Arc::new(s3), prefix)
+            }
+            MediaUrl::Gcs { bucket, prefix } => {
+                let mut builder = GoogleCloudStorageBuilder::new();
+                // As `from_env()`: `SERVICE_ACCOUNT` first, so `GOOGLE_*` names win over it.
+                if let Some((_, path)) = env.vars().find(|(n, _)| *n == "SERVICE_ACCOUNT") {
+                    builder = builder.with_service_account_path(path);
+                }
+                for (name, value) in env.vars().filter(|(n, _)| n.starts_with("GOOGLE_")) {
+                    if let Ok(key) = GoogleConfigKey::from_str(&name.to_ascii_lowercase()) {
+                        builder = builder.with_config(key, value);
+                    }
+                }
+                let gcs = builder
+                    .with_url(format!("gs://{bucket}"))
+                    .with_retry(retry_config())
+                    .build()
+                    .map_err(failed)?;
+                (Arc::new(gcs), prefix)
+            }
+            MediaUrl::File { dir } => return Self::local(dir),
+        };
+        if prefix.as_ref().is_empty() {
+            Ok(Self::new(store))
+        } else {
+            Ok(Self::new(Arc::new(PrefixStore::new(store, prefix.clone()))))
+        }
     }
 
     /// Starts writing the object `key`; nothing is visible under it until [`MediaWriter::commit`].
@@ -199,5 +302,97 @@ impl MediaWriter {
         if let Err(e) = self.upload.abort().await {
             tracing::debug!(error = %e, "could not clean up an abandoned media upload");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::config::CliOverrides;
+
+    fn config(pairs: &[(&str, &str)]) -> Config {
+        let env: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::load(&CliOverrides::default(), &env)
+            .expect("configuration loads")
+            .0
+    }
+
+    #[test]
+    fn an_s3_store_is_built_once_per_url_and_environment_below_its_prefix() {
+        let env = [
+            ("CHASQUI_MEDIA_URL", "s3://unit-test-bucket/staging/eu"),
+            ("AWS_ACCESS_KEY_ID", "AKIAUNITTEST"),
+            ("AWS_SECRET_ACCESS_KEY", "unit-test-secret"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+            ("AWS_ALLOW_HTTP", "true"),
+        ];
+        let a = MediaStore::from_config(&config(&env)).expect("builds without the network");
+        let b = MediaStore::from_config(&config(&env)).expect("builds");
+        assert!(Arc::ptr_eq(&a.inner, &b.inner), "one client per URL");
+        let shown = format!("{a:?}");
+        assert_eq!(shown, "MediaStore(PrefixObjectStore(staging/eu))");
+
+        let mut other = env;
+        other[2] = ("AWS_SECRET_ACCESS_KEY", "another-secret");
+        let c = MediaStore::from_config(&config(&other)).expect("builds");
+        assert!(
+            !Arc::ptr_eq(&a.inner, &c.inner),
+            "new credentials, new client"
+        );
+
+        let root =
+            MediaStore::from_config(&config(&[("CHASQUI_MEDIA_URL", "s3://unit-test-bucket")]))
+                .expect("builds");
+        let shown = format!("{root:?}");
+        assert!(
+            shown.starts_with("MediaStore(AmazonS3(unit-test-bucket)"),
+            "{shown}"
+        );
+        let err = MediaStore::from_config(&config(&[
+            ("CHASQUI_MEDIA_URL", "s3://unit-test-bucket"),
+            ("AWS_SECRET_ACCESS_KEY", "unit-test-secret"),
+            ("AWS_CHECKSUM_ALGORITHM", "not-a-checksum"),
+        ]))
+        .expect_err("a bad AWS_* value is refused");
+        let text = format!("{err} {err:?}");
+        assert!(
+            text.starts_with("the media store s3://unit-test-bucket cannot be opened"),
+            "{text}"
+        );
+        assert!(!text.contains("unit-test-secret"), "{text}");
+    }
+
+    #[test]
+    fn a_gcs_store_whose_service_account_file_is_missing_names_the_url() {
+        let err = MediaStore::from_config(&config(&[
+            ("CHASQUI_MEDIA_URL", "gs://unit-test-bucket/media"),
+            ("GOOGLE_SERVICE_ACCOUNT", "/nonexistent/chasqui-sa.json"),
+        ]))
+        .expect_err("the key file does not exist");
+        assert!(matches!(err, MediaStoreError::Remote { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.starts_with("the media store gs://unit-test-bucket/media cannot be opened"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_file_url_is_a_local_directory() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let media = dir.path().join("m");
+        let url = format!("file://{}", media.display());
+        let store = MediaStore::from_config(&config(&[("CHASQUI_MEDIA_URL", &url)]))
+            .expect("a local store");
+        assert!(media.is_dir(), "created");
+        assert!(
+            format!("{store:?}").contains("LocalFileSystem"),
+            "{store:?}"
+        );
     }
 }

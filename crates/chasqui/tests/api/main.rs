@@ -12,6 +12,7 @@ mod inbound;
 mod inbound_other;
 mod links;
 mod media;
+mod media_s3;
 mod observability;
 mod qr;
 mod sandbox;
