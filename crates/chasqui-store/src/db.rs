@@ -129,7 +129,13 @@ struct Inner {
     pool: Pool,
     jobs_ready: Notify,
     url: String,
+    /// SQLite has one writer at a time: writers of this process queue here, in order, instead
+    /// of in SQLite's busy handler, which sleeps in steps of up to 100 ms and wakes late.
+    write_gate: Arc<tokio::sync::Mutex<()>>,
 }
+
+/// How long a writer waits for its turn before giving up (SQLite's busy timeout, as before).
+const WRITE_GATE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The handle every part of Chasqui uses to read and write; cheap to clone.
 #[derive(Clone)]
@@ -225,12 +231,31 @@ impl Store {
                 pool,
                 jobs_ready: Notify::new(),
                 url: redact_url(&opts.url),
+                write_gate: Arc::new(tokio::sync::Mutex::new(())),
             }),
         })
     }
 
     pub(crate) fn pool(&self) -> &Pool {
         &self.inner.pool
+    }
+
+    /// On SQLite, waits for this process's turn to write (held until the guard drops); on
+    /// PostgreSQL, which has row locks, returns at once. A wait over the busy timeout fails as
+    /// an unavailable database, as SQLite's own busy timeout did.
+    pub(crate) async fn write_turn(&self) -> Result<Option<WriteTurn>> {
+        if !matches!(self.inner.pool, Pool::Sqlite(_)) {
+            return Ok(None);
+        }
+        match tokio::time::timeout(
+            WRITE_GATE_TIMEOUT,
+            self.inner.write_gate.clone().lock_owned(),
+        )
+        .await
+        {
+            Ok(guard) => Ok(Some(WriteTurn { _guard: guard })),
+            Err(_) => Err(StoreError::Unavailable(sqlx::Error::PoolTimedOut)),
+        }
     }
 
     /// The engine behind this store.
@@ -262,6 +287,7 @@ impl Store {
     /// Starts a transaction; on SQLite it takes the write lock up front (`BEGIN IMMEDIATE`) so
     /// concurrent writers queue instead of failing with `SQLITE_BUSY` half-way.
     pub async fn begin(&self) -> Result<Tx> {
+        let turn = self.write_turn().await?;
         let inner = match self.pool() {
             Pool::Sqlite(p) => TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
             Pool::Postgres(p) => TxInner::Postgres(p.begin().await?),
@@ -270,6 +296,8 @@ impl Store {
             inner,
             store: self.clone(),
             enqueued_jobs: false,
+            endpoints: std::collections::HashMap::new(),
+            _turn: turn,
         })
     }
 
@@ -297,6 +325,15 @@ pub struct Tx {
     pub(crate) inner: TxInner,
     store: Store,
     pub(crate) enqueued_jobs: bool,
+    /// Each tenant's enabled webhook endpoints, read once per transaction by `emit_event`.
+    pub(crate) endpoints: std::collections::HashMap<String, Vec<(String, String)>>,
+    /// SQLite's write turn, released after commit or rollback (fields drop after `inner`).
+    _turn: Option<WriteTurn>,
+}
+
+/// This process's turn to write to SQLite; the next writer goes when it drops.
+pub(crate) struct WriteTurn {
+    _guard: tokio::sync::OwnedMutexGuard<()>,
 }
 
 impl fmt::Debug for Tx {

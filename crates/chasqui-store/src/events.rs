@@ -413,8 +413,8 @@ fn delivery_job(tenant: TenantId, delivery: DeliveryId) -> NewJob {
 
 impl Tx {
     /// Records an event and, in this transaction, schedules its delivery to every enabled
-    /// endpoint of `tenant` subscribed to `event_type`. Costs one insert and one indexed read
-    /// when the tenant has no endpoints.
+    /// endpoint of `tenant` subscribed to `event_type`. Costs one insert (and, once per
+    /// transaction and tenant, one indexed read) when the tenant has no endpoints.
     pub async fn emit_event(
         &mut self,
         tenant: TenantId,
@@ -438,12 +438,20 @@ impl Tx {
         .execute(c)
         .await?
         .rows_affected());
-        let endpoints: Vec<(String, String)> = with_tx!(self, c => sqlx::query_as(
-            "SELECT id, event_types FROM webhook_endpoints WHERE tenant_id = $1 AND disabled_at IS NULL ORDER BY id",
-        )
-        .bind(tenant.to_string())
-        .fetch_all(c)
-        .await?);
+        let key = tenant.to_string();
+        let endpoints = match self.endpoints.get(&key) {
+            Some(e) => e.clone(),
+            None => {
+                let found: Vec<(String, String)> = with_tx!(self, c => sqlx::query_as(
+                    "SELECT id, event_types FROM webhook_endpoints WHERE tenant_id = $1 AND disabled_at IS NULL ORDER BY id",
+                )
+                .bind(&key)
+                .fetch_all(c)
+                .await?);
+                self.endpoints.insert(key, found.clone());
+                found
+            }
+        };
         for (endpoint, types) in endpoints {
             if !subscribes(&parse_types(&types)?, event_type) {
                 continue;

@@ -69,23 +69,7 @@ impl Tx {
     ) -> Result<(ContactId, bool)> {
         let now = now_millis();
         for _ in 0..3 {
-            if let Some(id) = self.find_contact(tenant, who).await? {
-                with_tx!(self, c => sqlx::query(
-                    "UPDATE contacts SET user_id = COALESCE(user_id, $3), wa_id = COALESCE($4, wa_id), \
-                     contact_key = COALESCE(contact_key, $5), username = COALESCE($6, username), \
-                     profile_name = COALESCE($7, profile_name), updated_at = $8 WHERE id = $1 AND tenant_id = $2",
-                )
-                .bind(&id)
-                .bind(tenant.to_string())
-                .bind(&who.user_id)
-                .bind(&who.wa_id)
-                .bind(&who.contact_key)
-                .bind(&who.username)
-                .bind(&who.profile_name)
-                .bind(now)
-                .execute(c)
-                .await?
-                .rows_affected());
+            if let Some(id) = self.refresh_contact(tenant, who, now).await? {
                 return Ok((parse_id(&id, "contacts.id")?, false));
             }
             let id = ContactId::new();
@@ -111,6 +95,44 @@ impl Tx {
         Err(crate::StoreError::Conflict("contact".into()))
     }
 
+    /// Refreshes the existing contact for `who` (by user id, then by each number variant in
+    /// order), finding and updating it in one statement; its id, or `None` if there is none.
+    async fn refresh_contact(
+        &mut self,
+        tenant: TenantId,
+        who: &ContactIdentity,
+        now: i64,
+    ) -> Result<Option<String>> {
+        const REFRESH: &str = "UPDATE contacts SET user_id = COALESCE(user_id, $3), wa_id = COALESCE($4, wa_id), \
+             contact_key = COALESCE(contact_key, $5), username = COALESCE($6, username), \
+             profile_name = COALESCE($7, profile_name), updated_at = $8 WHERE tenant_id = $1 AND ";
+        let by_user = format!("{REFRESH}user_id = $2 RETURNING id");
+        let by_key = format!("{REFRESH}contact_key = $2 RETURNING id");
+        let lookups = who
+            .user_id
+            .iter()
+            .map(|u| (&by_user, u))
+            .chain(who.lookup_keys.iter().map(|k| (&by_key, k)));
+        for (sql, value) in lookups {
+            let row: Option<IdRow> = with_tx!(self, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(tenant.to_string())
+                .bind(value)
+                .bind(&who.user_id)
+                .bind(&who.wa_id)
+                .bind(&who.contact_key)
+                .bind(&who.username)
+                .bind(&who.profile_name)
+                .bind(now)
+                .fetch_optional(c)
+                .await?);
+            if let Some(r) = row {
+                return Ok(Some(r.id));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The existing contact for `who` (by user id, then by each number variant in order).
     async fn find_contact(
         &mut self,
         tenant: TenantId,
@@ -158,31 +180,26 @@ impl Tx {
         let now = now_millis();
         let last_inbound = inbound.then_some(at_ms);
         for _ in 0..3 {
+            // Find and refresh the open conversation in one statement.
             let open: Option<IdRow> = with_tx!(self, c => sqlx::query_as(
-                "SELECT id FROM conversations WHERE channel_id = $1 AND contact_id = $2 AND tenant_id = $3 AND status = 'open'",
+                "UPDATE conversations SET \
+                 last_inbound_at = CASE WHEN $4 IS NULL THEN last_inbound_at \
+                                        WHEN last_inbound_at IS NULL OR last_inbound_at < $4 THEN $4 \
+                                        ELSE last_inbound_at END, \
+                 last_message_at = CASE WHEN last_message_at < $5 THEN $5 ELSE last_message_at END, \
+                 source = COALESCE(source, $6), updated_at = $7 \
+                 WHERE channel_id = $1 AND contact_id = $2 AND tenant_id = $3 AND status = 'open' RETURNING id",
             )
             .bind(channel.to_string())
             .bind(contact.to_string())
             .bind(tenant.to_string())
+            .bind(last_inbound)
+            .bind(at_ms)
+            .bind(source.map(|s| s.to_string()))
+            .bind(now)
             .fetch_optional(c)
             .await?);
             if let Some(row) = open {
-                with_tx!(self, c => sqlx::query(
-                    "UPDATE conversations SET \
-                     last_inbound_at = CASE WHEN $2 IS NULL THEN last_inbound_at \
-                                            WHEN last_inbound_at IS NULL OR last_inbound_at < $2 THEN $2 \
-                                            ELSE last_inbound_at END, \
-                     last_message_at = CASE WHEN last_message_at < $3 THEN $3 ELSE last_message_at END, \
-                     source = COALESCE(source, $4), updated_at = $5 WHERE id = $1",
-                )
-                .bind(&row.id)
-                .bind(last_inbound)
-                .bind(at_ms)
-                .bind(source.map(|s| s.to_string()))
-                .bind(now)
-                .execute(c)
-                .await?
-                .rows_affected());
                 return Ok((parse_id(&row.id, "conversations.id")?, false));
             }
             let id = ConversationId::new();

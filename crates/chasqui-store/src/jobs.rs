@@ -288,6 +288,7 @@ impl Store {
                  RETURNING id, tenant_id, queue, kind, payload, attempts, max_attempts"
             }
         };
+        let _turn = self.write_turn().await?;
         let rows: Vec<JobRow> = with_pool!(self, p => sqlx::query_as(sql)
             .bind(&token)
             .bind(lease_until)
@@ -301,6 +302,7 @@ impl Store {
 
     /// Marks a job done (removes it); `false` if the lease was lost meanwhile.
     pub async fn complete_job(&self, job: &Job) -> Result<bool> {
+        let _turn = self.write_turn().await?;
         let done = with_pool!(self, p => sqlx::query("DELETE FROM jobs WHERE id = $1 AND lease_token = $2 AND state = 'running'")
             .bind(job.id.to_string())
             .bind(&job.lease_token)
@@ -326,6 +328,7 @@ impl Store {
             FailOutcome::Retrying(at) => ("ready", at.timestamp_millis()),
             _ => ("dead", now_millis()),
         };
+        let _turn = self.write_turn().await?;
         let done = with_pool!(self, p => sqlx::query(
             "UPDATE jobs SET state = $3, run_at = $4, last_error = $5, lease_token = NULL, lease_until = NULL, updated_at = $6 \
              WHERE id = $1 AND lease_token = $2 AND state = 'running'",
@@ -348,6 +351,7 @@ impl Store {
 
     /// Puts a claimed job back for later without counting the attempt (it was not tried).
     pub async fn defer_job(&self, job: &Job, run_at: DateTime<Utc>, reason: &str) -> Result<bool> {
+        let _turn = self.write_turn().await?;
         let done = with_pool!(self, p => sqlx::query(
             "UPDATE jobs SET state = 'ready', run_at = $3, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, \
              last_error = $4, lease_token = NULL, lease_until = NULL, updated_at = $5 \
@@ -383,6 +387,7 @@ impl Store {
     /// Extends a held lease (for long jobs); `false` if it was lost.
     pub async fn extend_lease(&self, job: &Job, lease: Duration) -> Result<bool> {
         let until = now_millis() + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
+        let _turn = self.write_turn().await?;
         let done = with_pool!(self, p => sqlx::query("UPDATE jobs SET lease_until = $3 WHERE id = $1 AND lease_token = $2 AND state = 'running'")
             .bind(job.id.to_string())
             .bind(&job.lease_token)
