@@ -695,6 +695,42 @@ impl Tx {
             .await
     }
 
+    /// For a message this transaction just inserted: applies the edits and revokes that arrived
+    /// before it. Costs one indexed read when there are none (the usual case), instead of
+    /// reading the message back.
+    pub async fn apply_changes_to_new_message(
+        &mut self,
+        tenant: TenantId,
+        channel: ChannelId,
+        message: MessageId,
+        provider_message_id: &str,
+    ) -> Result<ChangeOutcome> {
+        if let crate::db::TxInner::Postgres(t) = &mut self.inner {
+            // The same lock as `apply_message_changes`, taken before reading (see there).
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind(format!("message_changes:{channel}:{provider_message_id}"))
+                .execute(&mut **t)
+                .await?;
+        }
+        let any: Option<String> = with_tx!(self, c => sqlx::query_scalar(
+            "SELECT provider_message_id FROM message_changes \
+             WHERE tenant_id = $1 AND channel_id = $2 AND original_message_id = $3 LIMIT 1",
+        )
+        .bind(tenant.to_string())
+        .bind(channel.to_string())
+        .bind(provider_message_id)
+        .fetch_optional(c)
+        .await?);
+        if any.is_none() {
+            return Ok(ChangeOutcome::Applied {
+                message,
+                changed: false,
+            });
+        }
+        self.apply_message_changes(tenant, channel, provider_message_id)
+            .await
+    }
+
     /// Applies every edit and deletion recorded for an inbound message; called right after the
     /// message is inserted, since its changes may have arrived first.
     pub async fn apply_message_changes(

@@ -140,6 +140,27 @@ impl Tx {
         .rows_affected());
         Ok(())
     }
+
+    /// Marks receipts processed, all in one statement (the batch processor's usual outcome).
+    pub async fn mark_receipts_processed(&mut self, ids: &[ReceiptId]) -> Result<()> {
+        let now = now_millis();
+        for chunk in ids.chunks(INSERT_CHUNK * 4) {
+            let marks: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "UPDATE webhook_receipts SET state = 'processed', route_key = NULL, last_error = NULL, processed_at = $1 \
+                 WHERE id IN ({})",
+                marks.join(", ")
+            );
+            with_tx!(self, c => {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(now);
+                for id in chunk {
+                    q = q.bind(id.to_string());
+                }
+                q.execute(c).await?.rows_affected()
+            });
+        }
+        Ok(())
+    }
 }
 
 impl Store {

@@ -108,9 +108,18 @@ pub async fn handle_batch(state: AppState, job: Job) -> Result<(), JobError> {
     let together = async {
         let mut tx = store.begin().await?;
         let mut outcomes = Vec::with_capacity(prepared.len());
+        let mut processed = Vec::with_capacity(prepared.len());
         for (receipt, p) in &prepared {
-            outcomes.push(apply_and_mark(&mut tx, receipt, p).await?);
+            let outcome = apply(&mut tx, receipt, p).await?;
+            if outcome.unreadable.is_none() && outcome.unrouted.is_empty() {
+                processed.push(receipt.id);
+            } else {
+                mark(&mut tx, receipt, &outcome).await?;
+            }
+            outcomes.push(outcome);
         }
+        // The usual outcome, recorded for the whole batch in one statement.
+        tx.mark_receipts_processed(&processed).await?;
         tx.commit().await?;
         Ok::<_, StoreError>(outcomes)
     }
@@ -137,7 +146,8 @@ pub async fn handle_batch(state: AppState, job: Job) -> Result<(), JobError> {
 pub async fn process_receipt(store: &Store, receipt: &Receipt) -> Result<Outcome, StoreError> {
     let prepared = prepare(store, receipt, &mut RouteCache::default()).await?;
     let mut tx = store.begin().await?;
-    let outcome = apply_and_mark(&mut tx, receipt, &prepared).await?;
+    let outcome = apply(&mut tx, receipt, &prepared).await?;
+    mark(&mut tx, receipt, &outcome).await?;
     tx.commit().await?;
     report(receipt, &outcome);
     Ok(outcome)
@@ -291,18 +301,27 @@ async fn per_channel(
     Ok(Ok(routes.channel(store, id).await?))
 }
 
-/// Applies a prepared receipt and records its new state, inside the caller's transaction.
-async fn apply_and_mark(
-    tx: &mut Tx,
-    receipt: &Receipt,
-    prepared: &Prepared,
-) -> Result<Outcome, StoreError> {
+/// Records what a receipt became, inside the transaction that applied it.
+async fn mark(tx: &mut Tx, receipt: &Receipt, outcome: &Outcome) -> Result<(), StoreError> {
+    if let Some(e) = &outcome.unreadable {
+        // A body we cannot read will never become readable: park it now, with the reason.
+        return tx
+            .mark_receipt(receipt.id, state::DEAD, receipt.tenant_id, None, Some(e))
+            .await;
+    }
+    let (new_state, route_key) = match outcome.unrouted.first() {
+        Some(k) => (state::UNROUTED, Some(k.as_str())),
+        None => (state::PROCESSED, None),
+    };
+    tx.mark_receipt(receipt.id, new_state, receipt.tenant_id, route_key, None)
+        .await
+}
+
+/// Applies a prepared receipt inside the caller's transaction.
+async fn apply(tx: &mut Tx, receipt: &Receipt, prepared: &Prepared) -> Result<Outcome, StoreError> {
     let mut out = Outcome::default();
     match prepared {
         Prepared::Unreadable(e) => {
-            // A body we cannot read will never become readable: park it now, with the reason.
-            tx.mark_receipt(receipt.id, state::DEAD, receipt.tenant_id, None, Some(e))
-                .await?;
             out.unreadable = Some(e.clone());
             return Ok(out);
         }
@@ -351,12 +370,6 @@ async fn apply_and_mark(
             }
         },
     }
-    let (new_state, route_key) = match out.unrouted.first() {
-        Some(k) => (state::UNROUTED, Some(k.as_str())),
-        None => (state::PROCESSED, None),
-    };
-    tx.mark_receipt(receipt.id, new_state, receipt.tenant_id, route_key, None)
-        .await?;
     Ok(out)
 }
 
@@ -637,11 +650,17 @@ async fn store_message(
         Some(change) => {
             tx.record_message_change(&change).await?;
         }
-        None if inserted.is_some() => {
-            tx.apply_message_changes(channel.tenant_id, channel.id, &m.provider_message_id)
+        None => {
+            if let Some(message) = inserted {
+                tx.apply_changes_to_new_message(
+                    channel.tenant_id,
+                    channel.id,
+                    message,
+                    &m.provider_message_id,
+                )
                 .await?;
+            }
         }
-        None => {}
     }
     Ok(inserted.is_some())
 }

@@ -618,6 +618,110 @@ async fn unrouted_deliveries_wait_for_their_channel_and_bad_bodies_become_dead_l
     app.shutdown().await.unwrap();
 }
 
+/// A burst of concurrent deliveries is committed in groups and processed in batches; each
+/// receipt still ends in its own state (processed, unrouted or dead), every message once.
+async fn a_burst_of_mixed_deliveries_ends_with_each_receipt_in_its_own_state(db: Db) {
+    let Some(app) = app(db).await else { return };
+    create_channel(&app, &app.api_key, "4242").await;
+    let mut bodies = Vec::new();
+    for i in 0..40 {
+        let from = format!("54911{:08}", 10_000 + i % 7);
+        bodies.push(text_webhook(
+            "4242",
+            &format!("wamid.BURST{i}"),
+            &from,
+            &format!("ráfaga número {i}"),
+        ));
+    }
+    // Copies of the first five: still one message each.
+    bodies.extend(bodies[..5].to_vec());
+    for i in 0..5 {
+        bodies.push(text_webhook(
+            "777",
+            &format!("wamid.NOWHERE{i}"),
+            "5491100000001",
+            "sin canal",
+        ));
+    }
+    for i in 0..5 {
+        bodies.push(format!("{{broken {i}").into_bytes());
+    }
+    let mut tasks = Vec::new();
+    for body in bodies {
+        let client = app.client.clone();
+        let url = app.url("/webhooks/whatsapp");
+        tasks.push(tokio::spawn(async move {
+            client
+                .post(url)
+                .header("x-hub-signature-256", sign(APP_SECRET, &body))
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    drained(&app).await;
+    let count = |state: &'static str| {
+        let store = app.store.clone();
+        async move {
+            store
+                .list_receipts(state, 100, None)
+                .await
+                .unwrap()
+                .items
+                .len()
+        }
+    };
+    assert_eq!(count("processed").await, 45);
+    assert_eq!(count("unrouted").await, 5);
+    assert_eq!(count("dead").await, 5);
+    let msgs = json(
+        app.authed(Method::GET, "/v1/messages?limit=100")
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let mut ids: Vec<&str> = msgs["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["provider_message_id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 40, "every message exactly once");
+    let convs = json(
+        app.authed(Method::GET, "/v1/conversations?limit=100")
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(
+        convs["data"].as_array().unwrap().len(),
+        7,
+        "one conversation per customer"
+    );
+    app.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_burst_of_mixed_deliveries_ends_with_each_receipt_in_its_own_state_sqlite() {
+    a_burst_of_mixed_deliveries_ends_with_each_receipt_in_its_own_state(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_burst_of_mixed_deliveries_ends_with_each_receipt_in_its_own_state_postgres() {
+    a_burst_of_mixed_deliveries_ends_with_each_receipt_in_its_own_state(Db::Postgres).await;
+}
+
 #[tokio::test]
 async fn bodies_over_four_megabytes_get_413() {
     let Some(app) = app(Db::Sqlite).await else {
