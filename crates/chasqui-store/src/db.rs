@@ -247,13 +247,22 @@ impl Store {
         if !matches!(self.inner.pool, Pool::Sqlite(_)) {
             return Ok(None);
         }
+        let asked = std::time::Instant::now();
         match tokio::time::timeout(
             WRITE_GATE_TIMEOUT,
             self.inner.write_gate.clone().lock_owned(),
         )
         .await
         {
-            Ok(guard) => Ok(Some(WriteTurn { _guard: guard })),
+            Ok(guard) => {
+                let now = std::time::Instant::now();
+                metrics::histogram!("chasqui_db_write_wait_seconds")
+                    .record(now.duration_since(asked).as_secs_f64());
+                Ok(Some(WriteTurn {
+                    _guard: guard,
+                    since: now,
+                }))
+            }
             Err(_) => Err(StoreError::Unavailable(sqlx::Error::PoolTimedOut)),
         }
     }
@@ -334,6 +343,16 @@ pub struct Tx {
 /// This process's turn to write to SQLite; the next writer goes when it drops.
 pub(crate) struct WriteTurn {
     _guard: tokio::sync::OwnedMutexGuard<()>,
+    since: std::time::Instant,
+}
+
+impl Drop for WriteTurn {
+    fn drop(&mut self) {
+        // How long each writer keeps the others waiting: the figure that bounds SQLite's
+        // write throughput (commits per second × rows per commit).
+        metrics::histogram!("chasqui_db_write_hold_seconds")
+            .record(self.since.elapsed().as_secs_f64());
+    }
 }
 
 impl fmt::Debug for Tx {

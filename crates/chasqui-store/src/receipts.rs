@@ -16,13 +16,12 @@ pub const PROCESS_RECEIPT: &str = "webhook.process";
 /// limits; few distinct statement shapes for the prepared-statement cache).
 const INSERT_CHUNK: usize = 64;
 
-/// The job kind that processes the receipts committed together by one group commit.
-pub const PROCESS_BATCH: &str = "webhook.process_batch";
-
 /// Receipt states.
 pub mod state {
-    /// Stored, not processed yet.
+    /// Stored, not processed yet: the inbound processor's queue.
     pub const PENDING: &str = "pending";
+    /// Handed to a job of its own after its batch failed (retried with backoff, then dead).
+    pub const QUEUED: &str = "queued";
     /// Turned into contacts, messages and statuses.
     pub const PROCESSED: &str = "processed";
     /// No channel matches it yet; processed when one is created.
@@ -141,6 +140,33 @@ impl Tx {
         Ok(())
     }
 
+    /// Which of `ids` are still pending, locking them for this transaction on PostgreSQL (rows
+    /// another instance is processing right now are skipped), so two processors never apply
+    /// the same receipt at once.
+    pub async fn still_pending(&mut self, ids: &[ReceiptId]) -> Result<Vec<ReceiptId>> {
+        let is_pg = matches!(self.inner, crate::db::TxInner::Postgres(_));
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(INSERT_CHUNK * 4) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT id FROM webhook_receipts WHERE id IN ({}) AND state = 'pending'{}",
+                marks.join(", "),
+                if is_pg { " FOR UPDATE SKIP LOCKED" } else { "" }
+            );
+            let rows: Vec<String> = with_tx!(self, c => {
+                let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()));
+                for id in chunk {
+                    q = q.bind(id.to_string());
+                }
+                q.fetch_all(c).await?
+            });
+            for r in rows {
+                found.push(parse_id(&r, "webhook_receipts.id")?);
+            }
+        }
+        Ok(found)
+    }
+
     /// Marks receipts processed, all in one statement (the batch processor's usual outcome).
     pub async fn mark_receipts_processed(&mut self, ids: &[ReceiptId]) -> Result<()> {
         let now = now_millis();
@@ -190,8 +216,9 @@ impl Store {
         Ok(id)
     }
 
-    /// Commits many deliveries in one transaction (one fsync) with one job that processes them
-    /// all: the group commit behind webhook ingest. Returns their ids in order.
+    /// Commits many deliveries in one transaction (one fsync): the group commit behind webhook
+    /// ingest. A pending receipt is its own queue entry (the inbound processor reads them in
+    /// order), so no job row is written. Returns their ids in order.
     pub async fn store_receipts(&self, batch: &[NewReceipt]) -> Result<Vec<ReceiptId>> {
         if batch.is_empty() {
             return Ok(Vec::new());
@@ -235,10 +262,6 @@ impl Store {
                 q.execute(c).await?.rows_affected()
             });
         }
-        tx.enqueue(
-            NewJob::new(PROCESS_BATCH, serde_json::json!({ "receipt_ids": ids })).max_attempts(8),
-        )
-        .await?;
         tx.commit().await?;
         Ok(ids)
     }
@@ -362,18 +385,43 @@ impl Store {
         tx.commit().await
     }
 
-    /// Gives each receipt a processing job of its own, in one transaction (a failed batch
-    /// falls back to this, so every receipt gets its own retries and dead letter).
-    pub async fn enqueue_receipt_jobs(&self, ids: &[ReceiptId]) -> Result<()> {
+    /// Gives each still-pending receipt a processing job of its own (state `queued`), in one
+    /// transaction: a batch that failed falls back to this, so every receipt gets its own
+    /// retries and dead letter, and the processor does not pick it again.
+    pub async fn hand_over_receipts(&self, ids: &[ReceiptId]) -> Result<usize> {
         let mut tx = self.begin().await?;
+        let mut handed = 0;
         for id in ids {
-            tx.enqueue(
-                NewJob::new(PROCESS_RECEIPT, serde_json::json!({ "receipt_id": id }))
-                    .max_attempts(8),
+            let moved = with_tx!(tx, c => sqlx::query(
+                "UPDATE webhook_receipts SET state = 'queued' WHERE id = $1 AND state = 'pending'",
             )
-            .await?;
+            .bind(id.to_string())
+            .execute(c)
+            .await?
+            .rows_affected());
+            if moved == 1 {
+                tx.enqueue(
+                    NewJob::new(PROCESS_RECEIPT, serde_json::json!({ "receipt_id": id }))
+                        .max_attempts(8),
+                )
+                .await?;
+                handed += 1;
+            }
         }
-        tx.commit().await
+        tx.commit().await?;
+        Ok(handed)
+    }
+
+    /// The oldest pending receipts: the inbound processor's next round.
+    pub async fn pending_receipts(&self, limit: usize) -> Result<Vec<Receipt>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE state = 'pending' ORDER BY received_at, id LIMIT $1"
+        ));
+        let rows: Vec<ReceiptRow> = with_pool!(self, p => sqlx::query_as(sql)
+            .bind(limit as i64)
+            .fetch_all(p)
+            .await?);
+        rows.into_iter().map(Receipt::try_from).collect()
     }
 
     /// Requeues every unrouted receipt waiting for `route_key`; returns how many.

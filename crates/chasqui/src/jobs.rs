@@ -3,7 +3,7 @@
 //! Features register their handlers here (webhook processing, sending, media download…);
 //! a job of a kind nobody handles is parked as dead with a clear reason, never dropped.
 
-use chasqui_store::receipts::{PROCESS_BATCH, PROCESS_RECEIPT};
+use chasqui_store::receipts::PROCESS_RECEIPT;
 use chasqui_store::worker::Handlers;
 
 use crate::http::AppState;
@@ -14,10 +14,6 @@ pub fn handlers(state: &AppState) -> Handlers {
     Handlers::new()
         .on(PROCESS_RECEIPT, move |job| {
             crate::inbound::process::handle(s.clone(), job)
-        })
-        .on(PROCESS_BATCH, {
-            let s = state.clone();
-            move |job| crate::inbound::process::handle_batch(s.clone(), job)
         })
         .on(
             crate::delivery::JOB_KIND,

@@ -50,6 +50,20 @@ pub fn install() {
             "Jobs in the durable queue by queue and state"
         );
         metrics::describe_counter!("chasqui_jobs_total", "Job attempts by kind and outcome");
+        metrics::describe_histogram!(
+            "chasqui_webhook_batch_size",
+            "Webhooks committed together by one group commit"
+        );
+        metrics::describe_histogram!(
+            "chasqui_db_write_wait_seconds",
+            metrics::Unit::Seconds,
+            "SQLite: how long a writer waited for its turn"
+        );
+        metrics::describe_histogram!(
+            "chasqui_db_write_hold_seconds",
+            metrics::Unit::Seconds,
+            "SQLite: how long a writer held its turn (begin to commit)"
+        );
         metrics::describe_gauge!(
             "chasqui_channel_breaker_state",
             "Circuit breaker per channel: 0 closed, 1 half-open, 2 open"

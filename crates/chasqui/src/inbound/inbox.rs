@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chasqui_core::ids::ReceiptId;
 use chasqui_store::receipts::NewReceipt;
 use chasqui_store::{Backend, Store, StoreError};
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 
 /// Deliveries committed together at most (bounds a transaction's size and its latency).
 const MAX_BATCH: usize = 512;
@@ -41,6 +41,7 @@ struct Pending {
 #[derive(Clone)]
 pub struct Inbox {
     queue: mpsc::Sender<Pending>,
+    committed: Arc<Notify>,
 }
 
 impl std::fmt::Debug for Inbox {
@@ -55,14 +56,20 @@ impl Inbox {
     pub fn start(store: &Store) -> Self {
         let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
         let rx = Arc::new(Mutex::new(rx));
+        let committed = Arc::new(Notify::new());
         let writers = match store.backend() {
             Backend::Sqlite => 1,
             Backend::Postgres => 4,
         };
         for _ in 0..writers {
-            tokio::spawn(write_batches(store.clone(), rx.clone()));
+            tokio::spawn(write_batches(store.clone(), rx.clone(), committed.clone()));
         }
-        Self { queue }
+        Self { queue, committed }
+    }
+
+    /// Signalled after each commit, so the inbound processor starts at once.
+    pub fn committed(&self) -> Arc<Notify> {
+        self.committed.clone()
     }
 
     /// Stores one delivery and its processing; returns once it is committed.
@@ -83,7 +90,11 @@ impl Inbox {
 }
 
 /// One writer: takes whatever is waiting (up to the limits), commits it, answers, repeats.
-async fn write_batches(store: Store, rx: Arc<Mutex<mpsc::Receiver<Pending>>>) {
+async fn write_batches(
+    store: Store,
+    rx: Arc<Mutex<mpsc::Receiver<Pending>>>,
+    committed: Arc<Notify>,
+) {
     loop {
         let batch = {
             let mut rx = rx.lock().await;
@@ -108,6 +119,7 @@ async fn write_batches(store: Store, rx: Arc<Mutex<mpsc::Receiver<Pending>>>) {
         metrics::histogram!("chasqui_webhook_batch_size").record(receipts.len() as f64);
         match store.store_receipts(&receipts).await {
             Ok(ids) => {
+                committed.notify_one();
                 for (id, done) in ids.into_iter().zip(answers) {
                     let _ = done.send(Ok(id));
                 }

@@ -1,8 +1,8 @@
-//! Processing stored webhook receipts. Runs as jobs after the provider got its 200: a batch job
-//! per group commit (every receipt of the batch applied and marked in one transaction), and a
-//! single-receipt job for replays and for receipts whose batch failed. It is idempotent
-//! (processing a receipt twice, or two copies of one delivery, changes nothing the second time),
-//! so retries and replays are always safe.
+//! Processing stored webhook receipts, after the provider got its 200: the processor applies
+//! pending receipts in rounds (many receipts, one transaction), and a single-receipt job
+//! handles replays and receipts whose round failed. It is idempotent (processing a receipt
+//! twice, or two copies of one delivery, changes nothing the second time), so retries and
+//! replays are always safe.
 
 use std::collections::HashMap;
 
@@ -79,46 +79,79 @@ pub async fn handle(state: AppState, job: Job) -> Result<(), JobError> {
     }
 }
 
-/// The job handler of `webhook.process_batch`: every pending receipt of one group commit, read
-/// in one query, routed once per routing key, applied and marked in one transaction. When that
-/// transaction fails, each receipt gets a job of its own, so one bad receipt delays none of the
-/// others and gets its own retries and dead letter.
-pub async fn handle_batch(state: AppState, job: Job) -> Result<(), JobError> {
-    let ids: Vec<ReceiptId> = job
-        .payload
-        .get("receipt_ids")
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-        .ok_or_else(|| JobError::Permanent("job payload has no valid receipt_ids".into()))?;
+/// Receipts applied together in one transaction by the processor: large enough that a
+/// commit's cost is shared, small enough that ingest never waits long for its turn to write.
+pub const ROUND: usize = 128;
+
+/// The inbound processor: pending receipts are its queue. Each round reads the oldest ones,
+/// routes them, then applies and marks them all in one transaction. It wakes when the inbox
+/// commits and otherwise polls (other instances' receipts, on PostgreSQL), until `stop`.
+pub async fn run_processor(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let wake = state.inbox.committed();
+    let idle = state
+        .config
+        .workers
+        .poll_interval()
+        .min(std::time::Duration::from_millis(250));
+    while !*stop.borrow() {
+        let full = match process_round(&state, ROUND).await {
+            Ok(n) => n == ROUND,
+            Err(e) => {
+                tracing::error!(error = %e, "could not process pending webhooks; retrying");
+                false
+            }
+        };
+        if full {
+            continue;
+        }
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(idle) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+/// One round of the processor; returns how many pending receipts it found. When the round's
+/// transaction fails, each receipt gets a job of its own, so one bad receipt delays none of
+/// the others and gets its own retries and dead letter.
+pub async fn process_round(state: &AppState, limit: usize) -> Result<usize, StoreError> {
     let store = &state.store;
-    let receipts = store
-        .receipts(&ids)
-        .await
-        .map_err(|e| JobError::retry(e.to_string()))?;
+    let receipts = store.pending_receipts(limit).await?;
+    if receipts.is_empty() {
+        return Ok(0);
+    }
     let mut routes = RouteCache::default();
     let mut prepared = Vec::with_capacity(receipts.len());
-    for receipt in receipts.iter().filter(|r| r.state == state::PENDING) {
-        let p = prepare(store, receipt, &mut routes)
-            .await
-            .map_err(|e| JobError::retry(e.to_string()))?;
-        prepared.push((receipt, p));
+    let mut unprepared = Vec::new();
+    for receipt in &receipts {
+        match prepare(store, receipt, &mut routes).await {
+            Ok(p) => prepared.push((receipt, p)),
+            Err(e) => {
+                tracing::warn!(receipt_id = %receipt.id, error = %e, "a webhook could not be routed; it gets a job of its own");
+                unprepared.push(receipt.id);
+            }
+        }
     }
-    if prepared.is_empty() {
-        return Ok(());
+    if !unprepared.is_empty() {
+        store.hand_over_receipts(&unprepared).await?;
     }
     let together = async {
         let mut tx = store.begin().await?;
+        let ids: Vec<ReceiptId> = prepared.iter().map(|(r, _)| r.id).collect();
+        let mine = tx.still_pending(&ids).await?;
         let mut outcomes = Vec::with_capacity(prepared.len());
         let mut processed = Vec::with_capacity(prepared.len());
-        for (receipt, p) in &prepared {
+        for (receipt, p) in prepared.iter().filter(|(r, _)| mine.contains(&r.id)) {
             let outcome = apply(&mut tx, receipt, p).await?;
             if outcome.unreadable.is_none() && outcome.unrouted.is_empty() {
                 processed.push(receipt.id);
             } else {
                 mark(&mut tx, receipt, &outcome).await?;
             }
-            outcomes.push(outcome);
+            outcomes.push((*receipt, outcome));
         }
-        // The usual outcome, recorded for the whole batch in one statement.
+        // The usual outcome, recorded for the whole round in one statement.
         tx.mark_receipts_processed(&processed).await?;
         tx.commit().await?;
         Ok::<_, StoreError>(outcomes)
@@ -126,20 +159,17 @@ pub async fn handle_batch(state: AppState, job: Job) -> Result<(), JobError> {
     .await;
     match together {
         Ok(outcomes) => {
-            for ((receipt, _), outcome) in prepared.iter().zip(&outcomes) {
+            for (receipt, outcome) in &outcomes {
                 report(receipt, outcome);
             }
-            Ok(())
         }
         Err(e) => {
-            tracing::warn!(error = %e, receipts = prepared.len(), "a webhook batch failed; processing its receipts one by one");
+            tracing::warn!(error = %e, receipts = prepared.len(), "a round of webhooks failed; processing its receipts one by one");
             let ids: Vec<ReceiptId> = prepared.iter().map(|(r, _)| r.id).collect();
-            store
-                .enqueue_receipt_jobs(&ids)
-                .await
-                .map_err(|e| JobError::retry(e.to_string()))
+            store.hand_over_receipts(&ids).await?;
         }
     }
+    Ok(receipts.len())
 }
 
 /// Processes one receipt: its effects and its new state in one transaction.
