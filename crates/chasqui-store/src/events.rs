@@ -1073,6 +1073,39 @@ impl Store {
     }
 }
 
+/// Events [`Store::prune_events`] deletes per statement: small enough that SQLite's single
+/// writer is never held for long, large enough that a backlog clears in a few passes.
+pub const PRUNE_BATCH: usize = 1000;
+
+impl Store {
+    /// Retention (`events.retention_days`): deletes up to `limit` events recorded before
+    /// `before` whose deliveries have all finished (succeeded, or failed for good, including
+    /// those failed because their endpoint was disabled), together with those deliveries and
+    /// their attempts (the schema cascades), in one short transaction. An event with a
+    /// delivery still pending (scheduled, retrying or replayed) is kept whatever its age, and
+    /// goes in a later pass once it finishes. Returns how many events were deleted: fewer than
+    /// `limit` means nothing more is due. A maintenance operation over every tenant, so it
+    /// takes no tenant.
+    pub async fn prune_events(&self, before: DateTime<Utc>, limit: usize) -> Result<u64> {
+        // Tenants drive the loop so each tenant's old events are found through the
+        // `events_tenant_time` index (`CROSS JOIN` keeps SQLite from scanning `events` whole).
+        const SQL: &str = "DELETE FROM events WHERE id IN (\
+             SELECT e.id FROM tenants t CROSS JOIN events e \
+             WHERE e.tenant_id = t.id AND e.created_at < $1 \
+             AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id AND d.state = 'pending') \
+             LIMIT $2)";
+        let mut tx = self.begin().await?;
+        let deleted = with_tx!(tx, c => sqlx::query(SQL)
+            .bind(before.timestamp_millis())
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .execute(c)
+            .await?
+            .rows_affected());
+        tx.commit().await?;
+        Ok(deleted)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

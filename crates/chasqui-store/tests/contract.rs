@@ -28,7 +28,7 @@ contract!(
     job_in_rolled_back_transaction_never_runs,
     job_of_a_dead_worker_is_reclaimed_after_its_lease,
     expired_leases_are_claimed_after_due_jobs,
-    a_group_commit_stores_every_receipt_with_one_job,
+    a_group_commit_stores_receipts_that_queue_themselves,
     two_workers_never_claim_the_same_job,
     failed_jobs_retry_then_die_and_can_be_replayed,
     worker_pool_runs_jobs_promptly_after_commit,
@@ -42,6 +42,8 @@ contract!(
     sustained_failure_disables_an_endpoint_until_it_is_enabled,
     endpoint_secrets_rotate_and_leave_with_their_endpoint,
     events_list_in_order_by_tenant_and_type,
+    retention_prunes_finished_events_in_batches_and_keeps_pending_ones,
+    listing_after_a_pruned_event_resumes_with_the_oldest_kept_one,
 );
 
 async fn demo_tenant_is_created_once(store: Store) {
@@ -332,9 +334,9 @@ async fn expired_leases_are_claimed_after_due_jobs(store: Store) {
     }
 }
 
-async fn a_group_commit_stores_every_receipt_with_one_job(store: Store) {
-    use chasqui_store::receipts::{NewReceipt, PROCESS_BATCH, state};
-    let batch: Vec<NewReceipt> = (0..50)
+async fn a_group_commit_stores_receipts_that_queue_themselves(store: Store) {
+    use chasqui_store::receipts::{NewReceipt, PROCESS_RECEIPT, state};
+    let batch: Vec<NewReceipt> = (0..150)
         .map(|i| NewReceipt {
             provider: "whatsapp".into(),
             channel_id: None,
@@ -344,53 +346,48 @@ async fn a_group_commit_stores_every_receipt_with_one_job(store: Store) {
         })
         .collect();
     let ids = store.store_receipts(&batch).await.unwrap();
-    assert_eq!(ids.len(), 50);
-    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 50);
-    let jobs = store
-        .claim_jobs("default", 10, Duration::from_secs(60))
-        .await
-        .unwrap();
-    assert_eq!(jobs.len(), 1, "one processing job for the whole batch");
-    assert_eq!(jobs[0].kind, PROCESS_BATCH);
-    let named: Vec<String> =
-        serde_json::from_value(jobs[0].payload["receipt_ids"].clone()).unwrap();
-    assert_eq!(
-        named,
-        ids.iter().map(ToString::to_string).collect::<Vec<_>>()
+    assert_eq!(ids.len(), 150);
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 150);
+    // No job rows: a pending receipt is its own queue entry.
+    assert!(
+        store
+            .claim_jobs("default", 10, Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_empty()
     );
-    // Read back in one query, each with its own bytes, pending.
-    let read = store.receipts(&ids).await.unwrap();
-    assert_eq!(read.len(), 50);
-    for r in &read {
-        let i = ids.iter().position(|id| *id == r.id).unwrap();
-        assert_eq!(r.body, batch[i].body);
+    // Read back in arrival order, each with its own bytes, pending.
+    let read = store.pending_receipts(200).await.unwrap();
+    assert_eq!(read.iter().map(|r| r.id).collect::<Vec<_>>(), ids);
+    for (r, b) in read.iter().zip(&batch) {
+        assert_eq!(r.body, b.body);
         assert_eq!(r.state, state::PENDING);
     }
+    assert_eq!(store.pending_receipts(10).await.unwrap().len(), 10);
     // Marks made in a transaction that rolls back are not kept.
     let mut tx = store.begin().await.unwrap();
-    tx.mark_receipt(ids[0], state::PROCESSED, None, None, None)
-        .await
-        .unwrap();
+    assert_eq!(tx.still_pending(&ids).await.unwrap().len(), 150);
+    tx.mark_receipts_processed(&ids[..100]).await.unwrap();
     tx.rollback().await.unwrap();
-    assert_eq!(store.receipt(ids[0]).await.unwrap().state, state::PENDING);
+    assert_eq!(store.pending_receipts(200).await.unwrap().len(), 150);
     let mut tx = store.begin().await.unwrap();
-    tx.mark_receipt(ids[0], state::PROCESSED, None, None, None)
-        .await
-        .unwrap();
+    tx.mark_receipts_processed(&ids[..100]).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(store.receipt(ids[0]).await.unwrap().state, state::PROCESSED);
-    // A failed batch hands each receipt a job of its own.
-    store.enqueue_receipt_jobs(&ids[..3]).await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.still_pending(&ids).await.unwrap(), ids[100..].to_vec());
+    tx.rollback().await.unwrap();
+    // A failed round hands each still-pending receipt a job of its own, once.
+    assert_eq!(store.hand_over_receipts(&ids[98..103]).await.unwrap(), 3);
+    assert_eq!(store.hand_over_receipts(&ids[98..103]).await.unwrap(), 0);
+    assert_eq!(store.receipt(ids[100]).await.unwrap().state, state::QUEUED);
     let singles = store
         .claim_jobs("default", 10, Duration::from_secs(60))
         .await
         .unwrap();
     assert_eq!(singles.len(), 3);
-    assert!(
-        singles
-            .iter()
-            .all(|j| j.kind == chasqui_store::receipts::PROCESS_RECEIPT)
-    );
+    assert!(singles.iter().all(|j| j.kind == PROCESS_RECEIPT));
+    assert_eq!(store.pending_receipts(200).await.unwrap().len(), 47);
     assert!(store.store_receipts(&[]).await.unwrap().is_empty());
 }
 
@@ -1547,4 +1544,256 @@ async fn events_list_in_order_by_tenant_and_type(store: Store) {
         store.event(other.id, ids[0]).await,
         Err(StoreError::NotFound(_))
     ));
+}
+
+/// Emits one `message.received` event; returns it with the delivery made for `endpoint`, if any.
+async fn retention_event(
+    store: &Store,
+    tenant: chasqui_core::ids::TenantId,
+    endpoint: Option<chasqui_core::ids::WebhookEndpointId>,
+) -> (
+    chasqui_core::ids::EventId,
+    Option<chasqui_store::events::Delivery>,
+) {
+    let id = store
+        .emit_event(tenant, "message.received", serde_json::json!({}))
+        .await
+        .unwrap();
+    let delivery = match endpoint {
+        None => None,
+        Some(ep) => store
+            .list_deliveries(tenant, ep, None, 100, None)
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .find(|d| d.event_id == id),
+    };
+    (id, delivery)
+}
+
+/// Records one attempt of `delivery` by its responsible job, leaving it in `state`.
+async fn retention_attempt(
+    store: &Store,
+    delivery: &chasqui_store::events::Delivery,
+    state: chasqui_store::events::DeliveryState,
+) {
+    use chasqui_store::events::{AttemptRecord, DeliveryState};
+    let record = AttemptRecord {
+        status_code: Some(if state == DeliveryState::Succeeded {
+            200
+        } else {
+            503
+        }),
+        error: (state != DeliveryState::Succeeded).then(|| "HTTP 503".to_owned()),
+        duration: Duration::from_millis(5),
+        state,
+        next_attempt_at: (state == DeliveryState::Pending)
+            .then(|| chrono::Utc::now() + chrono::Duration::minutes(5)),
+        disable_if_failing_since: None,
+    };
+    let job = delivery.job_id.unwrap();
+    assert!(
+        store
+            .record_delivery_attempt(delivery.tenant_id, delivery.id, job, &record)
+            .await
+            .unwrap()
+            .recorded
+    );
+}
+
+/// Whether the event exists.
+async fn event_kept(
+    store: &Store,
+    tenant: chasqui_core::ids::TenantId,
+    id: chasqui_core::ids::EventId,
+) -> bool {
+    match store.event(tenant, id).await {
+        Ok(_) => true,
+        Err(StoreError::NotFound(_)) => false,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// A moment strictly between what was recorded before and what is recorded after it.
+async fn retention_cutoff() -> chrono::DateTime<chrono::Utc> {
+    tokio::time::sleep(Duration::from_millis(15)).await;
+    let cutoff = chrono::Utc::now();
+    tokio::time::sleep(Duration::from_millis(15)).await;
+    cutoff
+}
+
+async fn retention_prunes_finished_events_in_batches_and_keeps_pending_ones(store: Store) {
+    use chasqui_store::events::DeliveryState;
+    let keys = events_keyring();
+    let (t, _, _) = store
+        .create_tenant_with_key("A", Plan::Inicial, "test")
+        .await
+        .unwrap();
+    let (other, _, _) = store
+        .create_tenant_with_key("B", Plan::Inicial, "test")
+        .await
+        .unwrap();
+    // Before any endpoint: an event with no deliveries at all.
+    let (quiet, _) = retention_event(&store, t.id, None).await;
+    let ep = events_endpoint(&store, &keys, t.id, &[], "whsec_a")
+        .await
+        .id;
+    let (delivered, d_delivered) = retention_event(&store, t.id, Some(ep)).await;
+    let d_delivered = d_delivered.unwrap();
+    retention_attempt(&store, &d_delivered, DeliveryState::Pending).await;
+    retention_attempt(&store, &d_delivered, DeliveryState::Succeeded).await;
+    let (given_up, d_given_up) = retention_event(&store, t.id, Some(ep)).await;
+    retention_attempt(&store, d_given_up.as_ref().unwrap(), DeliveryState::Failed).await;
+    let (scheduled, d_scheduled) = retention_event(&store, t.id, Some(ep)).await;
+    let (retrying, d_retrying) = retention_event(&store, t.id, Some(ep)).await;
+    let d_retrying = d_retrying.unwrap();
+    retention_attempt(&store, &d_retrying, DeliveryState::Pending).await;
+    let mut theirs = Vec::new();
+    for _ in 0..3 {
+        theirs.push(retention_event(&store, other.id, None).await.0);
+    }
+    let cutoff = retention_cutoff().await;
+    let (recent, d_recent) = retention_event(&store, t.id, Some(ep)).await;
+    retention_attempt(&store, d_recent.as_ref().unwrap(), DeliveryState::Succeeded).await;
+
+    // Batches of 2: six events are due (quiet, delivered, given up and the other tenant's
+    // three), so 2 + 2 + 2 and then a batch that finds nothing.
+    let mut batches = Vec::new();
+    loop {
+        let n = store.prune_events(cutoff, 2).await.unwrap();
+        batches.push(n);
+        if n < 2 {
+            break;
+        }
+    }
+    assert_eq!(batches, [2, 2, 2, 0]);
+
+    for gone in [quiet, delivered, given_up] {
+        assert!(!event_kept(&store, t.id, gone).await, "{gone} was pruned");
+    }
+    for gone in &theirs {
+        assert!(!event_kept(&store, other.id, *gone).await);
+    }
+    // Their deliveries and attempts went with them; a late job for one finds nothing to do.
+    for d in [&d_delivered, d_given_up.as_ref().unwrap()] {
+        assert!(matches!(
+            store.delivery(t.id, ep, d.id).await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert!(
+            store
+                .delivery_attempts(t.id, d.id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(store.delivery_task(t.id, d.id).await.unwrap().is_none());
+    }
+    // Pending deliveries (never attempted, or waiting for a retry) keep their event whatever
+    // its age, and newer events are kept whatever their deliveries.
+    for kept in [scheduled, retrying, recent] {
+        assert!(event_kept(&store, t.id, kept).await, "{kept} was kept");
+    }
+    let d_scheduled = d_scheduled.unwrap();
+    assert_eq!(
+        store
+            .delivery(t.id, ep, d_scheduled.id)
+            .await
+            .unwrap()
+            .state,
+        DeliveryState::Pending
+    );
+    assert_eq!(
+        store
+            .delivery_attempts(t.id, d_retrying.id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        store
+            .delivery_task(t.id, d_retrying.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // Once the retry succeeds the event goes in the next pass; the scheduled one stays.
+    retention_attempt(&store, &d_retrying, DeliveryState::Succeeded).await;
+    assert_eq!(store.prune_events(cutoff, 1000).await.unwrap(), 1);
+    assert!(!event_kept(&store, t.id, retrying).await);
+    assert!(event_kept(&store, t.id, scheduled).await);
+    assert_eq!(store.prune_events(cutoff, 1000).await.unwrap(), 0);
+    // A failed delivery that is replayed is pending again, so its event is kept.
+    let (replayed, d_replayed) = retention_event(&store, t.id, Some(ep)).await;
+    let d_replayed = d_replayed.unwrap();
+    retention_attempt(&store, &d_replayed, DeliveryState::Failed).await;
+    store
+        .replay_delivery(t.id, ep, d_replayed.id, "test")
+        .await
+        .unwrap();
+    let later = retention_cutoff().await;
+    assert_eq!(store.prune_events(later, 1000).await.unwrap(), 1, "recent");
+    assert!(event_kept(&store, t.id, replayed).await);
+    assert!(event_kept(&store, t.id, scheduled).await);
+    assert!(!event_kept(&store, t.id, recent).await);
+    // The tenants and the endpoint are untouched.
+    assert!(store.webhook_endpoint(t.id, ep).await.is_ok());
+    assert_eq!(store.list_tenants(10, None).await.unwrap().items.len(), 2);
+}
+
+async fn listing_after_a_pruned_event_resumes_with_the_oldest_kept_one(store: Store) {
+    let keys = events_keyring();
+    let (t, _, _) = store
+        .create_tenant_with_key("A", Plan::Inicial, "test")
+        .await
+        .unwrap();
+    let (first, _) = retention_event(&store, t.id, None).await;
+    let (second, _) = retention_event(&store, t.id, None).await;
+    let ep = events_endpoint(&store, &keys, t.id, &["message.received"], "whsec_a")
+        .await
+        .id;
+    // Older than the cutoff but still being delivered: kept.
+    let (pending, _) = retention_event(&store, t.id, Some(ep)).await;
+    // A type the endpoint does not take: no delivery.
+    let third = store
+        .emit_event(t.id, "contact.created", serde_json::json!({}))
+        .await
+        .unwrap();
+    let cutoff = retention_cutoff().await;
+    let (fresh, _) = retention_event(&store, t.id, None).await;
+    assert_eq!(store.prune_events(cutoff, 1000).await.unwrap(), 3);
+
+    // A client that last saw `second` (now pruned) resumes with the oldest event kept after
+    // it, as the SSE stream does with `Last-Event-ID`: nothing kept is skipped or repeated.
+    let ids = |page: chasqui_store::Page<chasqui_store::events::Event>| {
+        page.items.iter().map(|e| e.id).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ids(store
+            .list_events(t.id, Some(second), None, 10)
+            .await
+            .unwrap()),
+        [pending, fresh]
+    );
+    assert_eq!(
+        ids(store
+            .list_events(t.id, Some(first), None, 10)
+            .await
+            .unwrap()),
+        [pending, fresh]
+    );
+    assert_eq!(
+        ids(store
+            .list_events(t.id, Some(third), None, 10)
+            .await
+            .unwrap()),
+        [fresh]
+    );
+    assert_eq!(
+        ids(store.list_events(t.id, None, None, 10).await.unwrap()),
+        [pending, fresh]
+    );
 }

@@ -1,4 +1,5 @@
-//! The command line: `serve`, `worker`, `migrate`, `tenant`, `key`, `keys`, `config`, `jobs`.
+//! The command line: `serve`, `worker`, `migrate`, `tenant`, `key`, `keys`, `config`, `jobs`,
+//! `events`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -70,6 +71,9 @@ enum Command {
     /// Inspect and replay background jobs.
     #[command(subcommand)]
     Jobs(JobsCmd),
+    /// Maintain the outgoing event log.
+    #[command(subcommand)]
+    Events(EventsCmd),
     /// Print a wa.me click-to-chat link (only the URL, on stdout) and optionally its QR code.
     /// Needs no database and no server.
     Link(LinkArgs),
@@ -178,6 +182,17 @@ enum JobsCmd {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum EventsCmd {
+    /// Delete events older than the retention whose deliveries have all finished, with their
+    /// delivery log, now (`serve` and `worker` also do it every hour).
+    Prune {
+        /// Days to keep [default: events.retention_days, 30].
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=36_500))]
+        older_than_days: Option<u32>,
+    },
+}
+
 impl Cli {
     /// Runs the command.
     pub async fn run(self) -> anyhow::Result<()> {
@@ -214,6 +229,7 @@ impl Cli {
             }
             Command::Config(ConfigCmd::Default) => Ok(()),
             Command::Jobs(cmd) => jobs(&config, cmd).await,
+            Command::Events(cmd) => events(&config, cmd).await,
             Command::Link(args) => link(args),
             Command::Channel(cmd) => crate::ops::channel(&config, cmd).await,
             Command::Receipts(cmd) => crate::ops::receipts(&config, cmd).await,
@@ -504,6 +520,27 @@ async fn jobs(config: &Config, cmd: JobsCmd) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+async fn events(config: &Config, cmd: EventsCmd) -> anyhow::Result<()> {
+    match cmd {
+        EventsCmd::Prune { older_than_days } => {
+            let days = match older_than_days.unwrap_or(config.events.retention_days) {
+                0 => bail!(
+                    "events.retention_days is 0 (events are kept forever); \
+                     pass --older-than-days N to prune anyway"
+                ),
+                days => days,
+            };
+            let store = app::open_store(config).await?;
+            let deleted = app::prune_expired_events(&store, days, None).await?;
+            println!(
+                "deleted {deleted} events older than {days} days whose deliveries had finished"
+            );
+            store.close().await;
+            Ok(())
+        }
+    }
 }
 
 /// `chasqui link`: see `docs/links.md`.

@@ -85,6 +85,8 @@ pub struct Config {
     pub log: LogConfig,
     /// `[workers]`: the background job workers.
     pub workers: WorkersConfig,
+    /// `[events]`: how long outgoing events are kept.
+    pub events: EventsConfig,
     /// `[whatsapp]`: feature switches named after our users' deployment plans.
     pub whatsapp: WhatsappConfig,
     /// Where each value came from; not part of the value (ignored by `==`).
@@ -334,6 +336,29 @@ impl WorkersConfig {
     /// [`Self::lease_secs`] as a duration.
     pub fn lease(&self) -> Duration {
         Duration::from_secs(self.lease_secs)
+    }
+}
+
+/// `[events]`: the tenant's event log (webhook deliveries and `GET /v1/events`) would grow
+/// forever without a retention.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventsConfig {
+    /// Days an event is kept once all its deliveries finished; 0 keeps events forever.
+    pub retention_days: u32,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        Self { retention_days: 30 }
+    }
+}
+
+impl EventsConfig {
+    /// [`Self::retention_days`] as a duration; `None` when events are kept forever.
+    pub fn retention(&self) -> Option<Duration> {
+        (self.retention_days > 0)
+            .then(|| Duration::from_secs(u64::from(self.retention_days) * 86_400))
     }
 }
 

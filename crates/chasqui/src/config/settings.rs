@@ -10,7 +10,7 @@
 
 /// The TOML tables, in the order they are documented and printed.
 pub(super) const SECTIONS: &[&str] = &[
-    "server", "storage", "security", "meta", "log", "workers", "whatsapp",
+    "server", "storage", "security", "meta", "log", "workers", "events", "whatsapp",
 ];
 
 /// How a value is written and checked before its type's own parser sees it.
@@ -219,6 +219,8 @@ pub(super) const SETTINGS: &[Setting] = &[
     int("workers.poll_interval_ms", &[], 10, 60_000),
     int("workers.lease_secs", &[], 5, 86_400),
     int("workers.max_attempts", &[], 1, 1000),
+    // [events]
+    int("events.retention_days", &[], 0, 36_500),
     // [whatsapp]
     boolean(
         "whatsapp.notifications_enabled",

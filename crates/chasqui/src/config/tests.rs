@@ -947,3 +947,38 @@ fn object_store_variables_are_kept_for_the_media_store_and_never_printed() {
         "{shown}"
     );
 }
+
+#[test]
+fn event_retention_is_days_and_zero_keeps_forever() {
+    let c = Config::default();
+    assert_eq!(c.events.retention_days, 30);
+    assert_eq!(
+        c.events.retention(),
+        Some(std::time::Duration::from_secs(30 * 86_400))
+    );
+    let (c, warnings) = env_ok(&[("CHASQUI_EVENTS_RETENTION_DAYS", "0")]);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(c.events.retention_days, 0);
+    assert_eq!(c.events.retention(), None);
+    assert_eq!(
+        c.origin("events.retention_days"),
+        &Origin::Env("CHASQUI_EVENTS_RETENTION_DAYS".into())
+    );
+    let c = Config::from_toml_str("[events]\nretention_days = 7\n").expect("loads");
+    assert_eq!(c.events.retention_days, 7);
+
+    let err = env_err(&[("CHASQUI_EVENTS_RETENTION_DAYS", "-1")]);
+    assert!(
+        err.contains("CHASQUI_EVENTS_RETENTION_DAYS=\"-1\"")
+            && err.contains("out of range")
+            && err.contains("from 0 to 36500"),
+        "{err}"
+    );
+    let err = toml_err("[events]\nretention_days = \"30d\"\n");
+    assert!(
+        err.contains("events.retention_days") && err.contains("not a whole number"),
+        "{err}"
+    );
+    let err = toml_err("[events]\nretention_day = 30\n");
+    assert!(err.contains("did you mean `retention_days`"), "{err}");
+}

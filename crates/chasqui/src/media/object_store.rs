@@ -225,7 +225,31 @@ impl MediaStore {
             Err(e) => Err(e.into()),
         }
     }
+
+    /// For readiness checks: whether the store answers and accepts this process's credentials,
+    /// with the fewest requests. Reads the metadata of [`PROBE_KEY`] (one `HEAD` on S3 and
+    /// GCS); when that fails (the first time, or with permissions that answer a missing key
+    /// with 403), writes the small probe object, which must then succeed. With `always_write`
+    /// it writes every time: for a local directory, where a write is cheap and being writable
+    /// is what can break. Needs only the permissions media already need (get and put).
+    pub async fn probe(&self, always_write: bool) -> Result<(), MediaStoreError> {
+        let key = object_path(PROBE_KEY)?;
+        if !always_write && self.inner.head(&key).await.is_ok() {
+            return Ok(());
+        }
+        self.inner
+            .put(
+                &key,
+                Bytes::from_static(b"chasqui readiness probe\n").into(),
+            )
+            .await?;
+        Ok(())
+    }
 }
+
+/// The object [`MediaStore::probe`] reads and writes, at the root of the store (below the
+/// prefix of `storage.media_url`), outside `tenants/` so it is never taken for media.
+pub const PROBE_KEY: &str = "chasqui-readiness-probe";
 
 /// A stored object being read.
 pub struct StoredObject {

@@ -15,6 +15,7 @@ mod media;
 mod media_s3;
 mod observability;
 mod qr;
+mod readyz_media;
 mod sandbox;
 mod send;
 mod templates;
