@@ -306,6 +306,7 @@ impl Store {
             store: self.clone(),
             enqueued_jobs: false,
             endpoints: std::collections::HashMap::new(),
+            pending_events: Vec::new(),
             _turn: turn,
         })
     }
@@ -336,6 +337,8 @@ pub struct Tx {
     pub(crate) enqueued_jobs: bool,
     /// Each tenant's enabled webhook endpoints, read once per transaction by `emit_event`.
     pub(crate) endpoints: std::collections::HashMap<String, Vec<(String, String)>>,
+    /// Events with no subscribed endpoint, written in one statement at commit.
+    pub(crate) pending_events: Vec<crate::events::PendingEvent>,
     /// SQLite's write turn, released after commit or rollback (fields drop after `inner`).
     _turn: Option<WriteTurn>,
 }
@@ -365,7 +368,8 @@ impl fmt::Debug for Tx {
 
 impl Tx {
     /// Commits, then wakes this process's workers if jobs were enqueued.
-    pub async fn commit(self) -> Result<()> {
+    pub async fn commit(mut self) -> Result<()> {
+        self.flush_events().await?;
         match self.inner {
             TxInner::Sqlite(t) => t.commit().await?,
             TxInner::Postgres(t) => t.commit().await?,

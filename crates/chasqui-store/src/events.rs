@@ -411,7 +411,64 @@ fn delivery_job(tenant: TenantId, delivery: DeliveryId) -> NewJob {
     .max_attempts(DELIVERY_MAX_ATTEMPTS)
 }
 
+/// An event row waiting for its transaction's commit.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingEvent {
+    id: String,
+    tenant: String,
+    event_type: String,
+    data: String,
+    created_at: i64,
+}
+
+/// Rows per multi-row insert of events.
+const EVENT_CHUNK: usize = 64;
+
+async fn insert_events(tx: &mut Tx, rows: &[PendingEvent]) -> Result<()> {
+    for chunk in rows.chunks(EVENT_CHUNK) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let b = i * 5;
+                format!(
+                    "(${}, ${}, ${}, ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO events (id, tenant_id, type, data, created_at) VALUES {}",
+            values.join(", ")
+        );
+        with_tx!(tx, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+            for e in chunk {
+                q = q
+                    .bind(&e.id)
+                    .bind(&e.tenant)
+                    .bind(&e.event_type)
+                    .bind(&e.data)
+                    .bind(e.created_at);
+            }
+            q.execute(c).await?.rows_affected()
+        });
+    }
+    Ok(())
+}
+
 impl Tx {
+    /// Writes the events buffered by [`Tx::emit_event`]; `commit` calls it.
+    pub(crate) async fn flush_events(&mut self) -> Result<()> {
+        if self.pending_events.is_empty() {
+            return Ok(());
+        }
+        let rows = std::mem::take(&mut self.pending_events);
+        insert_events(self, &rows).await
+    }
+
     /// Records an event and, in this transaction, schedules its delivery to every enabled
     /// endpoint of `tenant` subscribed to `event_type`. Costs one insert (and, once per
     /// transaction and tenant, one indexed read) when the tenant has no endpoints.
@@ -427,17 +484,6 @@ impl Tx {
         );
         let id = EventId::new();
         let now = now_millis();
-        with_tx!(self, c => sqlx::query(
-            "INSERT INTO events (id, tenant_id, type, data, created_at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(id.to_string())
-        .bind(tenant.to_string())
-        .bind(event_type)
-        .bind(data.to_string())
-        .bind(now)
-        .execute(c)
-        .await?
-        .rows_affected());
         let key = tenant.to_string();
         let endpoints = match self.endpoints.get(&key) {
             Some(e) => e.clone(),
@@ -452,10 +498,28 @@ impl Tx {
                 found
             }
         };
+        let mut subscribed = Vec::new();
         for (endpoint, types) in endpoints {
-            if !subscribes(&parse_types(&types)?, event_type) {
-                continue;
+            if subscribes(&parse_types(&types)?, event_type) {
+                subscribed.push(endpoint);
             }
+        }
+        let row = PendingEvent {
+            id: id.to_string(),
+            tenant: tenant.to_string(),
+            event_type: event_type.to_owned(),
+            data: data.to_string(),
+            created_at: now,
+        };
+        if subscribed.is_empty() {
+            // Nobody to deliver to: the row is written with the others at commit, in one
+            // statement, instead of one round trip per event.
+            self.pending_events.push(row);
+            return Ok(id);
+        }
+        self.flush_events().await?;
+        insert_events(self, std::slice::from_ref(&row)).await?;
+        for endpoint in subscribed {
             let delivery = DeliveryId::new();
             let job = self.enqueue(delivery_job(tenant, delivery)).await?;
             with_tx!(self, c => sqlx::query(

@@ -38,6 +38,7 @@ contract!(
     link_templates_round_trip_and_are_tenant_scoped,
     link_template_overrides_feed_the_renderer,
     events_fan_out_to_subscribed_endpoints_in_the_emitting_transaction,
+    events_without_subscribers_are_written_at_commit_and_only_then,
     delivery_attempts_are_recorded_and_superseded_jobs_change_nothing,
     sustained_failure_disables_an_endpoint_until_it_is_enabled,
     endpoint_secrets_rotate_and_leave_with_their_endpoint,
@@ -870,6 +871,50 @@ async fn events_endpoint(
         )
         .await
         .unwrap()
+}
+
+async fn events_without_subscribers_are_written_at_commit_and_only_then(store: Store) {
+    let (t, _, _) = store
+        .create_tenant_with_key("A", Plan::Inicial, "test")
+        .await
+        .unwrap();
+    // Rolled back: none of the buffered events exists.
+    let mut tx = store.begin().await.unwrap();
+    for n in 0..3 {
+        tx.emit_event(t.id, "message.received", serde_json::json!({"n": n}))
+            .await
+            .unwrap();
+    }
+    tx.rollback().await.unwrap();
+    assert!(
+        store
+            .list_events(t.id, None, None, 10)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    // Committed: every one (more than one multi-row statement's worth), in emission order.
+    let mut tx = store.begin().await.unwrap();
+    let mut ids = Vec::new();
+    for n in 0..150 {
+        ids.push(
+            tx.emit_event(t.id, "message.received", serde_json::json!({"n": n}))
+                .await
+                .unwrap(),
+        );
+    }
+    tx.commit().await.unwrap();
+    let listed = store
+        .list_events(t.id, None, None, 200)
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(listed.iter().map(|e| e.id).collect::<Vec<_>>(), ids);
+    for (n, e) in listed.iter().enumerate() {
+        assert_eq!(e.data, serde_json::json!({"n": n}));
+        assert_eq!(e.event_type, "message.received");
+    }
 }
 
 async fn events_fan_out_to_subscribed_endpoints_in_the_emitting_transaction(store: Store) {
