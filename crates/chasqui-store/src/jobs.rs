@@ -219,6 +219,66 @@ impl Tx {
     }
 }
 
+impl Tx {
+    /// Enqueues many jobs with multi-row statements (one round trip per 64), all running only
+    /// if this transaction commits.
+    pub async fn enqueue_many(&mut self, jobs: &[NewJob]) -> Result<Vec<JobId>> {
+        let now = now_millis();
+        let ids: Vec<JobId> = jobs.iter().map(|_| JobId::new()).collect();
+        let is_pg = matches!(self.inner, crate::db::TxInner::Postgres(_));
+        for (chunk_ids, chunk) in ids.chunks(64).zip(jobs.chunks(64)) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let b = i * 8;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${}, 'ready', 0, ${}, ${}, ${}, ${})",
+                        b + 1,
+                        b + 2,
+                        b + 3,
+                        b + 4,
+                        b + 5,
+                        b + 6,
+                        b + 7,
+                        b + 8,
+                        b + 8
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO jobs (id, tenant_id, queue, kind, payload, state, attempts, max_attempts, run_at, created_at, updated_at) VALUES {}",
+                values.join(", ")
+            );
+            with_tx!(self, c => {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+                for (id, job) in chunk_ids.iter().zip(chunk) {
+                    q = q
+                        .bind(id.to_string())
+                        .bind(job.tenant.map(|t| t.to_string()))
+                        .bind(&job.queue)
+                        .bind(&job.kind)
+                        .bind(job.payload.to_string())
+                        .bind(i64::from(job.max_attempts))
+                        .bind(job.run_at.map(|t| t.timestamp_millis()).unwrap_or(now))
+                        .bind(now);
+                }
+                q.execute(c).await?.rows_affected()
+            });
+        }
+        if is_pg && !jobs.is_empty() {
+            let mut queues: Vec<&str> = jobs.iter().map(|j| j.queue.as_str()).collect();
+            queues.sort_unstable();
+            queues.dedup();
+            for queue in queues {
+                with_tx!(self, c => sqlx::query("SELECT pg_notify($1, $2)").bind(NOTIFY_CHANNEL).bind(queue).execute(c).await?.rows_affected());
+            }
+        }
+        if !jobs.is_empty() {
+            self.enqueued_jobs = true;
+        }
+        Ok(ids)
+    }
+}
+
 impl Store {
     /// Enqueues a job in a transaction of its own.
     pub async fn enqueue(&self, job: NewJob) -> Result<JobId> {

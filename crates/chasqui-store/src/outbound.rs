@@ -37,6 +37,19 @@ pub struct NewOutbound {
 }
 
 /// An idempotency key and the hash of the request it came with.
+/// One send of a group commit ([`Store::queue_sends`]).
+#[derive(Debug, Clone)]
+pub struct QueuedSend {
+    /// The message.
+    pub new: NewOutbound,
+    /// Its id, chosen by the caller (the answer names it).
+    pub id: MessageId,
+    /// The client's `Idempotency-Key` and the hash of its request.
+    pub idempotency: Option<(String, String)>,
+    /// The answer stored for replays of the key.
+    pub response: serde_json::Value,
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct IdempotencyKey<'a> {
     /// The client's key.
@@ -67,7 +80,9 @@ pub enum Queued {
 }
 
 impl Store {
-    async fn stored_answer(
+    /// The answer already given for an idempotency key (a replay, or the key reused with
+    /// another request), if the key was used.
+    pub async fn stored_answer(
         &self,
         tenant: TenantId,
         key: IdempotencyKey<'_>,
@@ -107,66 +122,112 @@ impl Store {
             }
             let id = MessageId::new();
             let response = respond(id);
-            match self.try_queue(new, id, idempotency, &response).await {
-                Ok(()) => return Ok(Queued::New { id, response }),
-                // A concurrent request with the same key won the race: answer like it did.
-                Err(StoreError::Conflict(_)) if idempotency.is_some() => continue,
-                Err(e) => return Err(e),
+            let send = QueuedSend {
+                new: new.clone(),
+                id,
+                idempotency: idempotency.map(|k| (k.key.to_owned(), k.request_hash.to_owned())),
+                response: response.clone(),
+            };
+            if self.queue_sends(std::slice::from_ref(&send)).await? == [true] {
+                return Ok(Queued::New { id, response });
             }
+            // A concurrent request with the same key won the race: answer like it did.
         }
         Err(StoreError::Conflict("idempotency key".into()))
     }
 
-    async fn try_queue(
-        &self,
-        new: &NewOutbound,
-        id: MessageId,
-        idempotency: Option<IdempotencyKey<'_>>,
-        response: &serde_json::Value,
-    ) -> Result<()> {
+    /// Queues many sends in one transaction (one fsync): the send API's group commit. Each
+    /// send's idempotency key, message and job are written together; a send whose key is
+    /// already taken writes nothing and answers `false` (the caller then reads the stored
+    /// answer), without disturbing the others.
+    pub async fn queue_sends(&self, sends: &[QueuedSend]) -> Result<Vec<bool>> {
         let now = now_millis();
         let mut tx = self.begin().await?;
-        if let Some(key) = idempotency {
-            with_tx!(tx, c => sqlx::query(
-                "INSERT INTO idempotency_keys (tenant_id, key, request_hash, response_status, response_body, created_at) \
-                 VALUES ($1, $2, $3, 202, $4, $5)",
-            )
-            .bind(new.tenant.to_string())
-            .bind(key.key)
-            .bind(key.request_hash)
-            .bind(response.to_string())
-            .bind(now)
-            .execute(c)
-            .await?
-            .rows_affected());
+        let mut accepted = vec![true; sends.len()];
+        // Keys are claimed in one global order (tenant, key), so two groups claiming the same
+        // keys on PostgreSQL wait for each other instead of deadlocking.
+        let mut order: Vec<usize> = (0..sends.len()).collect();
+        order.sort_by(|&a, &b| {
+            let key = |i: usize| {
+                (
+                    sends[i].new.tenant.to_string(),
+                    sends[i].idempotency.clone(),
+                )
+            };
+            key(a).cmp(&key(b))
+        });
+        for i in order {
+            let s = &sends[i];
+            accepted[i] = match &s.idempotency {
+                Some((key, hash)) => {
+                    with_tx!(tx, c => sqlx::query(
+                        "INSERT INTO idempotency_keys (tenant_id, key, request_hash, response_status, response_body, created_at) \
+                         VALUES ($1, $2, $3, 202, $4, $5) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(s.new.tenant.to_string())
+                    .bind(key)
+                    .bind(hash)
+                    .bind(s.response.to_string())
+                    .bind(now)
+                    .execute(c)
+                    .await?
+                    .rows_affected())
+                        == 1
+                }
+                None => true,
+            };
         }
-        with_tx!(tx, c => sqlx::query(
-            "INSERT INTO messages (id, tenant_id, channel_id, conversation_id, contact_id, direction, kind, status, body_text, \
-             content, context_message_id, to_address, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, 'out', $6, 'queued', $7, $8, $9, $10, $11, $11)",
-        )
-        .bind(id.to_string())
-        .bind(new.tenant.to_string())
-        .bind(new.channel.to_string())
-        .bind(new.conversation.map(|c| c.to_string()))
-        .bind(new.contact.map(|c| c.to_string()))
-        .bind(&new.kind)
-        .bind(&new.body_text)
-        .bind(serde_json::json!({ "request": new.request }).to_string())
-        .bind(&new.context_message_id)
-        .bind(&new.to_address)
-        .bind(now)
-        .execute(c)
-        .await?
-        .rows_affected());
-        tx.enqueue(
-            NewJob::new(SEND_MESSAGE, serde_json::json!({ "message_id": id }))
-                .for_tenant(new.tenant)
-                .on_queue("send")
-                .max_attempts(new.max_attempts),
-        )
-        .await?;
-        tx.commit().await
+        let queued: Vec<&QueuedSend> = sends
+            .iter()
+            .zip(&accepted)
+            .filter_map(|(s, ok)| ok.then_some(s))
+            .collect();
+        for chunk in queued.chunks(64) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let b = i * 10;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${}, 'out', ${}, 'queued', ${}, ${}, NULL, ${}, ${}, ${})",
+                        b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9, b + 10, b + 10
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO messages (id, tenant_id, channel_id, conversation_id, contact_id, direction, kind, status, body_text, \
+                 content, context_message_id, to_address, created_at, updated_at) VALUES {}",
+                values.join(", ")
+            );
+            with_tx!(tx, c => {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+                for s in chunk {
+                    let n = &s.new;
+                    q = q
+                        .bind(s.id.to_string())
+                        .bind(n.tenant.to_string())
+                        .bind(n.channel.to_string())
+                        .bind(n.conversation.map(|c| c.to_string()))
+                        .bind(n.contact.map(|c| c.to_string()))
+                        .bind(&n.kind)
+                        .bind(&n.body_text)
+                        .bind(serde_json::json!({ "request": n.request }).to_string())
+                        .bind(&n.to_address)
+                        .bind(now);
+                }
+                q.execute(c).await?.rows_affected()
+            });
+        }
+        let jobs = queued
+            .iter()
+            .map(|s| {
+                NewJob::new(SEND_MESSAGE, serde_json::json!({ "message_id": s.id }))
+                    .for_tenant(s.new.tenant)
+                    .on_queue("send")
+                    .max_attempts(s.new.max_attempts)
+            })
+            .collect::<Vec<_>>();
+        tx.enqueue_many(&jobs).await?;
+        tx.commit().await?;
+        Ok(accepted)
     }
 
     /// Records a successful provider call: the provider's id, status `sent` (never backwards),

@@ -4,6 +4,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod delivery;
+pub mod group_commit;
 pub mod http;
 pub mod inbound;
 pub mod jobs;

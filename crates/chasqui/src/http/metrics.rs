@@ -51,8 +51,8 @@ pub fn install() {
         );
         metrics::describe_counter!("chasqui_jobs_total", "Job attempts by kind and outcome");
         metrics::describe_histogram!(
-            "chasqui_webhook_batch_size",
-            "Webhooks committed together by one group commit"
+            "chasqui_group_commit_size",
+            "Writes (webhooks or sends) committed together by one group commit"
         );
         metrics::describe_histogram!(
             "chasqui_db_write_wait_seconds",

@@ -49,6 +49,8 @@ pub struct AppState {
     pub outbound: crate::outbound::runtime::OutboundRuntime,
     /// Group commit of verified webhooks, so many deliveries share one fsync.
     pub inbox: crate::inbound::inbox::Inbox,
+    /// Group commit of accepted sends.
+    pub outbox: crate::outbound::outbox::Outbox,
 }
 
 impl AppState {
@@ -56,8 +58,10 @@ impl AppState {
     pub fn new(store: Store, config: Config, keys: MasterKeys) -> anyhow::Result<Self> {
         let outbound = crate::outbound::runtime::OutboundRuntime::new(&config)?;
         let inbox = crate::inbound::inbox::Inbox::start(&store);
+        let outbox = crate::outbound::outbox::Outbox::start(&store);
         Ok(Self {
             inbox,
+            outbox,
             store,
             config: Arc::new(config),
             keys,

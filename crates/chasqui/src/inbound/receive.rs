@@ -13,8 +13,6 @@ use chasqui_store::channels::Channel;
 use chasqui_store::receipts::NewReceipt;
 use serde::Deserialize;
 
-use crate::inbound::inbox::InboxError;
-
 use crate::http::AppState;
 use crate::http::error::ApiError;
 
@@ -167,22 +165,7 @@ async fn accept(
             body: body.to_vec(),
             headers: kept_headers(headers, extra),
         })
-        .await
-        .map_err(|e| match e {
-            InboxError::Store(e) => match &*e {
-                chasqui_store::StoreError::Unavailable(_) => ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "database_unavailable",
-                    "The database is not reachable right now; nothing was kept. Retry shortly.",
-                ),
-                other => ApiError::internal(other),
-            },
-            InboxError::Overloaded | InboxError::Stopped => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "overloaded",
-                "Too many webhooks are waiting to be stored; nothing was kept. Retry shortly.",
-            ),
-        })?;
+        .await?;
     metrics::counter!("chasqui_webhooks_received_total", "provider" => provider.to_owned())
         .increment(1);
     tracing::debug!(receipt_id = %id, provider, "webhook stored");

@@ -387,7 +387,11 @@ pub async fn send(
         }
         r
     };
-    match state.store.queue_outbound(&new, idem, respond).await? {
+    match state
+        .outbox
+        .queue(&state.store, &new, idem, respond)
+        .await?
+    {
         Queued::New { response, .. } => {
             metrics::counter!("chasqui_messages_queued_total").increment(1);
             Ok((StatusCode::ACCEPTED, Json(response)))

@@ -3,5 +3,6 @@
 
 pub mod api;
 pub mod channel_ops;
+pub mod outbox;
 pub mod runtime;
 pub mod send_job;

@@ -327,6 +327,83 @@ async fn idempotency_keys_return_the_first_answer_even_when_racing() {
     app.shutdown().await.unwrap();
 }
 
+/// Sends accepted together share one commit; each keeps its own answer: repeated keys get the
+/// first answer even inside one group, and every accepted send reaches the provider once.
+async fn a_burst_of_sends_is_queued_together_and_each_goes_out_once(db: Db) {
+    let Some((app, graph, _)) = setup(db).await else {
+        return;
+    };
+    // One customer per distinct message, so Meta's per-customer pair rate never delays them.
+    let customers: Vec<String> = (0..20)
+        .map(|c| format!("54911234{:05}", 50_000 + c))
+        .collect();
+    for (c, to) in customers.iter().enumerate() {
+        customer_writes(&app, to, &format!("wamid.BURST{c}")).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut tasks = Vec::new();
+    for i in 0..30 {
+        let (key, text, to) = if i < 20 {
+            (
+                Some(format!("burst-{}", i % 10)),
+                format!("con clave {}", i % 10),
+                customers[i % 10].clone(),
+            )
+        } else {
+            (None, format!("sin clave {i}"), customers[i - 10].clone())
+        };
+        let mut req = app
+            .authed(Method::POST, "/v1/messages")
+            .json(&j!({"to": to, "type": "text", "text": {"body": text}}));
+        if let Some(k) = &key {
+            req = req.header("idempotency-key", k);
+        }
+        tasks.push(tokio::spawn(async move {
+            let res = req.send().await.unwrap();
+            assert_eq!(res.status(), 202);
+            (
+                key,
+                res.json::<Value>().await.unwrap()["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            )
+        }));
+    }
+    let mut by_key = std::collections::HashMap::new();
+    let mut ids = std::collections::HashSet::new();
+    for t in tasks {
+        let (key, id) = t.await.unwrap();
+        if let Some(k) = key
+            && let Some(first) = by_key.insert(k, id.clone())
+        {
+            assert_eq!(first, id, "one key, one message");
+        }
+        ids.insert(id);
+    }
+    assert_eq!(ids.len(), 20, "10 keyed messages and 10 without a key");
+    for id in &ids {
+        wait_for(&app, id, |m| m["status"] == "sent").await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        graph.requests.lock().unwrap().len(),
+        20,
+        "each message sent once"
+    );
+    app.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_burst_of_sends_is_queued_together_and_each_goes_out_once_sqlite() {
+    a_burst_of_sends_is_queued_together_and_each_goes_out_once(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_burst_of_sends_is_queued_together_and_each_goes_out_once_postgres() {
+    a_burst_of_sends_is_queued_together_and_each_goes_out_once(Db::Postgres).await;
+}
+
 #[tokio::test]
 async fn retryable_failures_retry_and_permanent_ones_fail_with_a_sentence() {
     let Some((app, graph, _)) = setup(Db::Sqlite).await else {
