@@ -131,6 +131,17 @@ impl TokenBucket {
         wait
     }
 
+    /// Reserves the next turn only if it comes within `max` (`Ok(wait)`); otherwise reserves
+    /// nothing and says how long until a turn is free. A caller that gives up (a deferred job)
+    /// must not keep a turn it will never use, or the schedule runs ahead of the sends made.
+    pub fn acquire_within(&mut self, now: Instant, max: Duration) -> Result<Duration, Duration> {
+        let wait = self.wait_at(now);
+        if wait > max {
+            return Err(wait);
+        }
+        Ok(self.acquire(now))
+    }
+
     /// Takes a turn if one is free now; otherwise says how long until one is, reserving nothing.
     pub fn try_acquire(&mut self, now: Instant) -> Result<(), Duration> {
         let wait = self.wait_at(now);
@@ -245,6 +256,19 @@ impl ThroughputLimiter {
     pub fn acquire(&self, number: &str, rate: Rate) -> Duration {
         self.keyed
             .with(&number.to_owned(), rate, |b, now| b.acquire(now))
+    }
+
+    /// Reserves the number's next turn if it comes within `max` (`Ok(wait)`: wait, then send);
+    /// otherwise reserves nothing and says how long until a turn is free.
+    pub fn acquire_within(
+        &self,
+        number: &str,
+        rate: Rate,
+        max: Duration,
+    ) -> Result<Duration, Duration> {
+        self.keyed.with(&number.to_owned(), rate, |b, now| {
+            b.acquire_within(now, max)
+        })
     }
 
     /// Takes a turn if one is free now; otherwise how long until one is (nothing reserved).
@@ -401,6 +425,40 @@ mod tests {
             b.next_allowed_at(t0 + Duration::from_secs(6)),
             t0 + Duration::from_secs(12)
         );
+    }
+
+    #[test]
+    fn callers_that_give_up_reserve_nothing_so_the_pace_never_runs_ahead() {
+        // 10/s with eight workers that each defer when the wait is over 500 ms: only the turns
+        // actually used are reserved, so after a second the next turn is due, not minutes away.
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(Rate::per_second(10).unwrap());
+        let max = Duration::from_millis(500);
+        let mut admitted = 0;
+        for round in 0..100 {
+            let now = t0 + Duration::from_millis(10 * round);
+            for _ in 0..8 {
+                if b.acquire_within(now, max).is_ok() {
+                    admitted += 1;
+                }
+            }
+        }
+        // One second of claims: the turns within reach (≤ 500 ms ahead) plus the ten of that
+        // second, never the 800 claims made.
+        assert!((10..=17).contains(&admitted), "{admitted}");
+        let later = t0 + Duration::from_secs(2);
+        assert_eq!(b.acquire_within(later, max), Ok(Duration::ZERO));
+        // A refusal says how long until a turn is free and changes nothing.
+        let mut full = TokenBucket::new(Rate::per_second(10).unwrap());
+        for _ in 0..6 {
+            assert!(full.acquire_within(t0, max).is_ok());
+        }
+        let before = full.next_allowed_at(t0);
+        assert_eq!(
+            full.acquire_within(t0, max),
+            Err(Duration::from_millis(600))
+        );
+        assert_eq!(full.next_allowed_at(t0), before);
     }
 
     #[test]

@@ -91,13 +91,16 @@ pub async fn handle(state: AppState, job: Job) -> Result<(), JobError> {
             at.saturating_duration_since(Instant::now()),
         ));
     }
-    let wait = state.outbound.throughput.acquire(
+    // A job that defers reserves no turn: otherwise, with more jobs of one number in flight
+    // than turns within reach, every claim pushed the schedule further ahead and sends stalled.
+    let wait = match state.outbound.throughput.acquire_within(
         &number,
         crate::outbound::runtime::OutboundRuntime::rate_of(&channel),
-    );
-    if wait > MAX_INLINE_WAIT {
-        return Err(defer("throughput limit", wait));
-    }
+        MAX_INLINE_WAIT,
+    ) {
+        Ok(wait) => wait,
+        Err(wait) => return Err(defer("throughput limit", wait)),
+    };
     tokio::time::sleep(wait).await;
 
     let sender = match crate::outbound::runtime::sender_for(&state, &channel).await {
