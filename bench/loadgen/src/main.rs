@@ -4,7 +4,9 @@
 //! Payload file: one request a line, `HEADER-VALUE<TAB>BODY` (the format of
 //! `../shared/bench-peer/gen_payloads.py`: the first column is the `X-Hub-Signature-256` value;
 //! `--column-header` names another header, an empty first column sends none). No line is sent
-//! twice, so every acknowledged request is a distinct delivery.
+//! twice, so every acknowledged request is a distinct delivery. With `--method GET` the second
+//! column is the request target (`/path?query`) instead of a body, for read benchmarks (the
+//! URL then only names the host and port).
 //!
 //! Two modes:
 //! - closed loop (`--rate 0`, the default): each of `--connections` sends its next request as soon
@@ -42,6 +44,10 @@ struct Args {
     /// Header that carries the first column (empty column: not sent).
     #[arg(long, default_value = "x-hub-signature-256")]
     column_header: String,
+    /// HTTP method. With `GET` each line's second column is the request target (`/path?query`,
+    /// replacing the URL's path) and no body is sent; otherwise it is the body.
+    #[arg(long, default_value = "POST")]
+    method: String,
     /// Extra header for every request, `Name: value` (repeatable).
     #[arg(short = 'H', long = "header")]
     headers: Vec<String>,
@@ -138,6 +144,7 @@ struct Shared {
     payloads: Payloads,
     column_header: String,
     extra_headers: String,
+    method: String,
     first: usize,
     total: usize,
     next: AtomicU64,
@@ -163,15 +170,26 @@ fn new_hist() -> Histogram<u64> {
 }
 
 fn build_request(s: &Shared, i: usize, out: &mut Vec<u8>) {
-    let (hv, body) = s.payloads.get(i);
+    let (hv, second) = s.payloads.get(i);
+    let get = s.method == "GET";
+    // GET: the second column is the request target and there is no body.
+    let (path, body): (&[u8], &[u8]) = if get {
+        (second, b"")
+    } else {
+        (s.target.path.as_bytes(), second)
+    };
     out.clear();
-    out.extend_from_slice(b"POST ");
-    out.extend_from_slice(s.target.path.as_bytes());
+    out.extend_from_slice(s.method.as_bytes());
+    out.extend_from_slice(b" ");
+    out.extend_from_slice(path);
     out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
     out.extend_from_slice(s.target.host_port.as_bytes());
-    out.extend_from_slice(b"\r\nContent-Type: application/json\r\nContent-Length: ");
-    out.extend_from_slice(body.len().to_string().as_bytes());
     out.extend_from_slice(b"\r\n");
+    if !get {
+        out.extend_from_slice(b"Content-Type: application/json\r\nContent-Length: ");
+        out.extend_from_slice(body.len().to_string().as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
     if !hv.is_empty() {
         out.extend_from_slice(s.column_header.as_bytes());
         out.extend_from_slice(b": ");
@@ -336,6 +354,10 @@ fn ms(us: u64) -> f64 {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let target = parse_url(&args.url)?;
+    let method = args.method.to_ascii_uppercase();
+    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
+        bail!("--method `{}` is not an HTTP method", args.method);
+    }
     let payloads = Payloads::load(&args.payloads)?;
     if args.skip >= payloads.lines.len() {
         bail!(
@@ -375,6 +397,7 @@ fn main() -> anyhow::Result<()> {
             payloads,
             column_header: args.column_header.clone(),
             extra_headers,
+            method,
             first: args.skip,
             total,
             next: AtomicU64::new(0),
