@@ -111,20 +111,45 @@ impl Store {
         limit: usize,
         after: Option<ConversationId>,
     ) -> Result<Page<Conversation>> {
-        let sql = sqlx::AssertSqlSafe(format!(
-            "{SELECT} WHERE tenant_id = $1 AND id > $2 AND ($3 IS NULL OR status = $3) AND ($4 IS NULL OR channel_id = $4) \
-             AND ($5 IS NULL OR contact_id = $5) AND last_message_at >= $6 ORDER BY id LIMIT $7"
-        ));
-        let rows: Vec<ConversationRow> = with_pool!(self, p => sqlx::query_as(sql)
-            .bind(tenant.to_string())
-            .bind(after.map(|a| a.to_string()).unwrap_or_default())
-            .bind(f.status.clone())
-            .bind(f.channel.map(|c| c.to_string()))
-            .bind(f.contact.map(|c| c.to_string()))
-            .bind(f.updated_since.map(|t| t.timestamp_millis()).unwrap_or(i64::MIN))
-            .bind(limit as i64 + 1)
-            .fetch_all(p)
-            .await?);
+        // Only the filters given, so the (tenant_id, id) index serves the order and the cursor.
+        let mut conds = vec!["tenant_id = $1".to_owned()];
+        let mut args: Vec<Option<String>> = vec![Some(tenant.to_string())];
+        let mut text = |col: &str, op: &str, v: String, conds: &mut Vec<String>| {
+            args.push(Some(v));
+            conds.push(format!("{col} {op} ${}", args.len()));
+        };
+        if let Some(a) = after {
+            text("id", ">", a.to_string(), &mut conds);
+        }
+        if let Some(s) = &f.status {
+            text("status", "=", s.clone(), &mut conds);
+        }
+        if let Some(c) = f.channel {
+            text("channel_id", "=", c.to_string(), &mut conds);
+        }
+        if let Some(c) = f.contact {
+            text("contact_id", "=", c.to_string(), &mut conds);
+        }
+        let n = args.len();
+        let since = f.updated_since.map(|t| t.timestamp_millis());
+        if since.is_some() {
+            conds.push(format!("last_message_at >= ${}", n + 1));
+        }
+        let lim = n + 1 + usize::from(since.is_some());
+        let sql = format!(
+            "{SELECT} WHERE {} ORDER BY id LIMIT ${lim}",
+            conds.join(" AND ")
+        );
+        let rows: Vec<ConversationRow> = with_pool!(self, p => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+            for a in &args {
+                q = q.bind(a.clone());
+            }
+            if let Some(s) = since {
+                q = q.bind(s);
+            }
+            q.bind(limit as i64 + 1).fetch_all(p).await?
+        });
         let items = rows
             .into_iter()
             .map(Conversation::try_from)

@@ -160,6 +160,9 @@ impl Store {
     }
 
     /// A tenant's messages, oldest first, filtered (conversation history and search).
+    ///
+    /// The WHERE clause holds only the filters actually given, so each engine can pick the index
+    /// that fits them (a `($n IS NULL OR col = $n)` term can use no index at all).
     pub async fn list_messages(
         &self,
         tenant: TenantId,
@@ -167,34 +170,127 @@ impl Store {
         limit: usize,
         after: Option<MessageId>,
     ) -> Result<Page<Message>> {
-        let (query, text_match) = match self.backend() {
-            Backend::Sqlite => (
-                f.q.as_deref().and_then(fts5_query),
-                "rowid IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH $3)",
-            ),
-            Backend::Postgres => (f.q.clone(), "search @@ plainto_tsquery('simple', $3)"),
+        let backend = self.backend();
+        let mut w = Where::default();
+        let t = w.arg(Arg::Text(tenant.to_string()));
+        // With a conversation or a provider id there is a far narrower index than the tenant's
+        // own; on SQLite a unary `+` keeps the planner from walking the tenant's whole index.
+        let sqlite_text = match backend {
+            Backend::Sqlite => f.q.as_deref().and_then(fts5_query),
+            Backend::Postgres => None,
         };
-        let sql = sqlx::AssertSqlSafe(format!(
-            "{SELECT} WHERE tenant_id = $1 AND id > $2 AND ($3 IS NULL OR {text_match}) \
-             AND ($4 IS NULL OR direction = $4) AND ($5 IS NULL OR status = $5) AND ($6 IS NULL OR kind = $6) \
-             AND ($7 IS NULL OR channel_id = $7) AND ($8 IS NULL OR conversation_id = $8) \
-             AND ($9 IS NULL OR provider_message_id = $9) AND created_at >= $10 AND created_at < $11 ORDER BY id LIMIT $12"
-        ));
-        let rows: Vec<MessageRow> = with_pool!(self, p => sqlx::query_as(sql)
-            .bind(tenant.to_string())
-            .bind(after.map(|a| a.to_string()).unwrap_or_default())
-            .bind(query.clone())
-            .bind(f.direction.clone())
-            .bind(f.status.clone())
-            .bind(f.kind.clone())
-            .bind(f.channel.map(|c| c.to_string()))
-            .bind(f.conversation.map(|c| c.to_string()))
-            .bind(f.provider_message_id.clone())
-            .bind(f.since.map(|t| t.timestamp_millis()).unwrap_or(i64::MIN))
-            .bind(f.until.map(|t| t.timestamp_millis()).unwrap_or(i64::MAX))
-            .bind(limit as i64 + 1)
-            .fetch_all(p)
-            .await?);
+        let mut narrower = f.conversation.is_some() || f.provider_message_id.is_some();
+        if !narrower && let Some(query) = &sqlite_text {
+            // Text found in few messages: read those from the FTS table and sort them, rather
+            // than walk the tenant's messages in order looking for them. Text found in many is
+            // quicker the other way, as the first page is soon complete.
+            let sql = format!(
+                "SELECT count(*) FROM (SELECT rowid FROM messages_fts WHERE messages_fts MATCH $1 \
+                 LIMIT {})",
+                FTS_DRIVE_MAX + 1
+            );
+            let found: i64 = with_pool!(self, p => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .bind(query)
+                .fetch_one(p)
+                .await?);
+            narrower = found <= FTS_DRIVE_MAX;
+        }
+        let tenant_col = match backend {
+            Backend::Sqlite if narrower => "+tenant_id",
+            _ => "tenant_id",
+        };
+        w.cond(format!("{tenant_col} = {t}"));
+        if let Some(conversation) = f.conversation {
+            let n = w.arg(Arg::Text(conversation.to_string()));
+            w.cond(format!("conversation_id = {n}"));
+        }
+        if let Some(pid) = &f.provider_message_id {
+            // Through the (channel_id, provider_message_id) index, over the tenant's channels.
+            if f.channel.is_none() {
+                w.cond(format!(
+                    "channel_id IN (SELECT id FROM channels WHERE tenant_id = {t})"
+                ));
+            }
+            let n = w.arg(Arg::Text(pid.clone()));
+            w.cond(format!("provider_message_id = {n}"));
+        }
+        if let Some(channel) = f.channel {
+            let n = w.arg(Arg::Text(channel.to_string()));
+            w.cond(format!("channel_id = {n}"));
+        }
+        match backend {
+            Backend::Sqlite => {
+                if let Some(query) = sqlite_text {
+                    let n = w.arg(Arg::Text(query));
+                    w.cond(format!(
+                        "rowid IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH {n})"
+                    ));
+                }
+            }
+            Backend::Postgres => {
+                if let Some(q) = &f.q {
+                    let n = w.arg(Arg::Text(q.clone()));
+                    w.cond(format!("search @@ plainto_tsquery('simple', {n})"));
+                }
+            }
+        }
+        for (col, value) in [
+            ("direction", &f.direction),
+            ("status", &f.status),
+            ("kind", &f.kind),
+        ] {
+            if let Some(v) = value {
+                let n = w.arg(Arg::Text(v.clone()));
+                w.cond(format!("{col} = {n}"));
+            }
+        }
+        if let Some(since) = f.since {
+            let n = w.arg(Arg::Int(since.timestamp_millis()));
+            w.cond(format!("created_at >= {n}"));
+        }
+        if let Some(until) = f.until {
+            let n = w.arg(Arg::Int(until.timestamp_millis()));
+            w.cond(format!("created_at < {n}"));
+        }
+        // Ids are time-ordered (UUIDv7, made just before the row is stored), so `since`/`until`
+        // also bound the id range; the margin covers the time between making an id and storing
+        // the row, and clock steps. The `created_at` terms above still decide exactly.
+        let (lower, upper) = id_range(f.since, f.until);
+        let after = after.map(|a| a.to_string());
+        match (after, lower) {
+            (Some(a), Some(l)) if l > a => {
+                let n = w.arg(Arg::Text(l));
+                w.cond(format!("id >= {n}"));
+            }
+            (Some(a), _) => {
+                let n = w.arg(Arg::Text(a));
+                w.cond(format!("id > {n}"));
+            }
+            (None, Some(l)) => {
+                let n = w.arg(Arg::Text(l));
+                w.cond(format!("id >= {n}"));
+            }
+            (None, None) => {}
+        }
+        if let Some(u) = upper {
+            let n = w.arg(Arg::Text(u));
+            w.cond(format!("id < {n}"));
+        }
+        let lim = w.arg(Arg::Int(limit as i64 + 1));
+        let sql = format!(
+            "{SELECT} WHERE {} ORDER BY id LIMIT {lim}",
+            w.conds.join(" AND ")
+        );
+        let rows: Vec<MessageRow> = with_pool!(self, p => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+            for a in &w.args {
+                q = match a {
+                    Arg::Text(s) => q.bind(s.clone()),
+                    Arg::Int(i) => q.bind(*i),
+                };
+            }
+            q.fetch_all(p).await?
+        });
         let items = rows
             .into_iter()
             .map(Message::try_from)
@@ -231,6 +327,61 @@ impl Store {
     }
 }
 
+/// A value bound to a numbered placeholder.
+enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+/// A WHERE clause built from the filters given, with `$1`, `$2`, … in the order of `args`.
+#[derive(Default)]
+struct Where {
+    conds: Vec<String>,
+    args: Vec<Arg>,
+}
+
+impl Where {
+    /// Adds a value and returns its placeholder.
+    fn arg(&mut self, a: Arg) -> String {
+        self.args.push(a);
+        format!("${}", self.args.len())
+    }
+
+    fn cond(&mut self, c: String) {
+        self.conds.push(c);
+    }
+}
+
+/// Up to how many messages matching a search are read from the FTS table and sorted (SQLite).
+const FTS_DRIVE_MAX: i64 = 1000;
+
+/// How far a message's id time may be from its `created_at`, either way.
+const ID_TIME_MARGIN_MS: i64 = 60 * 60 * 1000;
+
+/// The largest time a UUIDv7 holds (48 bits of milliseconds).
+const UUID7_MAX_MS: i64 = (1 << 48) - 1;
+
+/// The smallest message id made at `ms` (UUIDv7: the first 12 hex digits are Unix milliseconds).
+fn id_at(ms: i64) -> String {
+    format!("{}_{:012x}{}", MessageId::PREFIX, ms, "0".repeat(20))
+}
+
+/// Id bounds (`id >= lower`, `id < upper`) that every message stored in `[since, until)` is within.
+fn id_range(
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+) -> (Option<String>, Option<String>) {
+    let lower = since
+        .map(|t| t.timestamp_millis().saturating_sub(ID_TIME_MARGIN_MS))
+        .filter(|ms| *ms > 0)
+        .map(|ms| id_at(ms.min(UUID7_MAX_MS)));
+    let upper = until
+        .map(|t| t.timestamp_millis().saturating_add(ID_TIME_MARGIN_MS))
+        .filter(|ms| *ms <= UUID7_MAX_MS)
+        .map(|ms| id_at(ms.max(0)));
+    (lower, upper)
+}
+
 /// Turns what a person typed into an FTS5 query that cannot be a syntax error: every word quoted
 /// (all must match, in any order). `None` when nothing searchable is left.
 fn fts5_query(q: &str) -> Option<String> {
@@ -245,7 +396,31 @@ fn fts5_query(q: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::fts5_query;
+    use super::{MessageId, fts5_query, id_range};
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn id_bounds_enclose_ids_made_in_the_range() {
+        let since = Utc.timestamp_millis_opt(1_700_000_000_000).unwrap();
+        let until = Utc.timestamp_millis_opt(1_700_086_400_000).unwrap();
+        let (lo, hi) = id_range(Some(since), Some(until));
+        let (lo, hi) = (lo.unwrap(), hi.unwrap());
+        let now = MessageId::new().to_string();
+        assert!(lo.len() == now.len() && hi.len() == now.len());
+        let at = |ms: i64| {
+            let u = uuid::Uuid::new_v7(uuid::Timestamp::from_unix(
+                uuid::NoContext,
+                (ms / 1000) as u64,
+                ((ms % 1000) * 1_000_000) as u32,
+            ));
+            MessageId::from_uuid(u).to_string()
+        };
+        assert!(at(1_700_000_000_000) >= lo && at(1_700_000_000_000) < hi);
+        assert!(at(1_700_086_399_999) >= lo && at(1_700_086_399_999) < hi);
+        assert!(at(1_600_000_000_000) < lo);
+        assert!(at(1_800_000_000_000) >= hi);
+        assert_eq!(id_range(None, None), (None, None));
+    }
 
     #[test]
     fn user_text_becomes_a_safe_fts5_query() {

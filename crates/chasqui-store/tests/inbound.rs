@@ -29,6 +29,7 @@ contract!(
     a_revoke_in_either_order_hides_the_text_and_keeps_the_content,
     edits_never_reach_another_tenant_or_an_outbound_message,
     a_message_and_its_edit_committed_concurrently_always_meet,
+    message_filters_stay_within_the_tenant_and_page_through_every_match,
 );
 
 async fn fixture(store: &Store, pnid: &str) -> (TenantId, ChannelId) {
@@ -811,4 +812,113 @@ async fn a_message_and_its_edit_committed_concurrently_always_meet(store: Store)
         let m = by_wamid(&store, t, &format!("wamid.O{i}")).await;
         assert_edited(&m, "despues", T0 + 1_000, "antes");
     }
+}
+
+async fn message_filters_stay_within_the_tenant_and_page_through_every_match(store: Store) {
+    use chasqui_store::messages::MessageFilter;
+    use chrono::{DateTime, Duration as Span, Utc};
+
+    let (a, cha) = fixture(&store, "100").await;
+    let (b, chb) = fixture(&store, "200").await;
+    let before = Utc::now() - Span::seconds(1);
+    for wamid in ["wamid.A1", "wamid.SAME", "wamid.A3"] {
+        assert!(store_inbound(&store, a, cha, wamid).await);
+    }
+    assert!(store_inbound(&store, b, chb, "wamid.SAME").await);
+    let after = Utc::now() + Span::seconds(1);
+
+    // Every page of a filter, following the cursor.
+    let all = |t: TenantId, f: MessageFilter| {
+        let store = store.clone();
+        async move {
+            let mut out = Vec::new();
+            let mut cursor = None;
+            loop {
+                let page = store.list_messages(t, &f, 1, cursor).await.unwrap();
+                out.extend(page.items);
+                match page.next_cursor {
+                    Some(c) => cursor = Some(c.parse().unwrap()),
+                    None => return out,
+                }
+            }
+        }
+    };
+    let pid = |p: &str| MessageFilter {
+        provider_message_id: Some(p.into()),
+        ..Default::default()
+    };
+
+    // The same provider id in two tenants: each sees only its own.
+    let same_a = all(a, pid("wamid.SAME")).await;
+    assert_eq!(same_a.len(), 1);
+    assert_eq!(same_a[0].channel_id, cha);
+    let same_b = all(b, pid("wamid.SAME")).await;
+    assert_eq!(same_b.len(), 1);
+    assert_eq!(same_b[0].channel_id, chb);
+    assert!(all(b, pid("wamid.A1")).await.is_empty());
+    let other_channel = MessageFilter {
+        channel: Some(chb),
+        ..pid("wamid.SAME")
+    };
+    assert!(all(a, other_channel).await.is_empty());
+    let own_channel = MessageFilter {
+        channel: Some(cha),
+        ..pid("wamid.SAME")
+    };
+    assert_eq!(all(a, own_channel).await, same_a);
+
+    // A conversation's history, in id order, and never another tenant's.
+    let conv = same_a[0].conversation_id.unwrap();
+    let in_conv = MessageFilter {
+        conversation: Some(conv),
+        ..Default::default()
+    };
+    let history = all(a, in_conv.clone()).await;
+    let pids: Vec<_> = history
+        .iter()
+        .map(|m| m.provider_message_id.clone().unwrap())
+        .collect();
+    assert_eq!(pids, ["wamid.A1", "wamid.SAME", "wamid.A3"]);
+    assert!(history.windows(2).all(|w| w[0].id < w[1].id));
+    assert!(all(b, in_conv).await.is_empty());
+
+    // Time windows, alone and with the cursor.
+    let window = |since: Option<DateTime<Utc>>, until: Option<DateTime<Utc>>| MessageFilter {
+        since,
+        until,
+        ..Default::default()
+    };
+    assert_eq!(all(a, window(Some(before), Some(after))).await, history);
+    assert_eq!(
+        all(
+            a,
+            window(
+                Some(DateTime::<Utc>::MIN_UTC),
+                Some(DateTime::<Utc>::MAX_UTC)
+            )
+        )
+        .await,
+        history
+    );
+    assert_eq!(
+        all(a, window(Some(DateTime::<Utc>::UNIX_EPOCH), None)).await,
+        history
+    );
+    assert!(all(a, window(Some(after), None)).await.is_empty());
+    assert!(all(a, window(None, Some(before))).await.is_empty());
+    assert!(
+        all(a, window(Some(before - Span::days(1)), Some(before)))
+            .await
+            .is_empty()
+    );
+    let first = &history[0];
+    let from_first = window(Some(first.created_at), None);
+    assert_eq!(all(a, from_first).await.first(), Some(first));
+    let until_first = window(None, Some(first.created_at));
+    assert!(
+        all(a, until_first)
+            .await
+            .iter()
+            .all(|m| m.created_at < first.created_at)
+    );
 }
