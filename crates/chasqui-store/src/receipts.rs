@@ -412,13 +412,15 @@ impl Store {
         Ok(handed)
     }
 
-    /// The oldest pending receipts: the inbound processor's next round.
-    pub async fn pending_receipts(&self, limit: usize) -> Result<Vec<Receipt>> {
+    /// The oldest pending receipts, skipping the first `skip` (parallel processors on
+    /// PostgreSQL each start at their own offset): a processor's next round.
+    pub async fn pending_receipts(&self, limit: usize, skip: usize) -> Result<Vec<Receipt>> {
         let sql = sqlx::AssertSqlSafe(format!(
-            "{SELECT} WHERE state = 'pending' ORDER BY received_at, id LIMIT $1"
+            "{SELECT} WHERE state = 'pending' ORDER BY received_at, id LIMIT $1 OFFSET $2"
         ));
         let rows: Vec<ReceiptRow> = with_pool!(self, p => sqlx::query_as(sql)
             .bind(limit as i64)
+            .bind(skip as i64)
             .fetch_all(p)
             .await?);
         rows.into_iter().map(Receipt::try_from).collect()

@@ -358,19 +358,21 @@ async fn a_group_commit_stores_receipts_that_queue_themselves(store: Store) {
             .is_empty()
     );
     // Read back in arrival order, each with its own bytes, pending.
-    let read = store.pending_receipts(200).await.unwrap();
+    let read = store.pending_receipts(200, 0).await.unwrap();
     assert_eq!(read.iter().map(|r| r.id).collect::<Vec<_>>(), ids);
     for (r, b) in read.iter().zip(&batch) {
         assert_eq!(r.body, b.body);
         assert_eq!(r.state, state::PENDING);
     }
-    assert_eq!(store.pending_receipts(10).await.unwrap().len(), 10);
+    assert_eq!(store.pending_receipts(10, 0).await.unwrap().len(), 10);
+    let skipped = store.pending_receipts(10, 145).await.unwrap();
+    assert_eq!(skipped.iter().map(|r| r.id).collect::<Vec<_>>(), ids[145..]);
     // Marks made in a transaction that rolls back are not kept.
     let mut tx = store.begin().await.unwrap();
     assert_eq!(tx.still_pending(&ids).await.unwrap().len(), 150);
     tx.mark_receipts_processed(&ids[..100]).await.unwrap();
     tx.rollback().await.unwrap();
-    assert_eq!(store.pending_receipts(200).await.unwrap().len(), 150);
+    assert_eq!(store.pending_receipts(200, 0).await.unwrap().len(), 150);
     let mut tx = store.begin().await.unwrap();
     tx.mark_receipts_processed(&ids[..100]).await.unwrap();
     tx.commit().await.unwrap();
@@ -388,7 +390,7 @@ async fn a_group_commit_stores_receipts_that_queue_themselves(store: Store) {
         .unwrap();
     assert_eq!(singles.len(), 3);
     assert!(singles.iter().all(|j| j.kind == PROCESS_RECEIPT));
-    assert_eq!(store.pending_receipts(200).await.unwrap().len(), 47);
+    assert_eq!(store.pending_receipts(200, 0).await.unwrap().len(), 47);
     assert!(store.store_receipts(&[]).await.unwrap().is_empty());
 }
 

@@ -86,7 +86,25 @@ pub const ROUND: usize = 128;
 /// The inbound processor: pending receipts are its queue. Each round reads the oldest ones,
 /// routes them, then applies and marks them all in one transaction. It wakes when the inbox
 /// commits and otherwise polls (other instances' receipts, on PostgreSQL), until `stop`.
-pub async fn run_processor(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
+pub async fn run_processor(state: AppState, stop: tokio::sync::watch::Receiver<bool>) {
+    // PostgreSQL applies rounds in parallel (rows are locked with SKIP LOCKED); SQLite has one
+    // writer, so one processor is all it can use.
+    let parallel = match state.store.backend() {
+        chasqui_store::Backend::Sqlite => 1,
+        chasqui_store::Backend::Postgres => 4,
+    };
+    let mut runs = tokio::task::JoinSet::new();
+    for slot in 0..parallel {
+        runs.spawn(run_processor_slot(state.clone(), stop.clone(), slot));
+    }
+    while runs.join_next().await.is_some() {}
+}
+
+async fn run_processor_slot(
+    state: AppState,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    slot: usize,
+) {
     let wake = state.inbox.committed();
     let idle = state
         .config
@@ -94,7 +112,7 @@ pub async fn run_processor(state: AppState, mut stop: tokio::sync::watch::Receiv
         .poll_interval()
         .min(std::time::Duration::from_millis(250));
     while !*stop.borrow() {
-        let full = match process_round(&state, ROUND).await {
+        let full = match process_round(&state, ROUND, slot * ROUND).await {
             Ok(n) => n == ROUND,
             Err(e) => {
                 tracing::error!(error = %e, "could not process pending webhooks; retrying");
@@ -115,9 +133,13 @@ pub async fn run_processor(state: AppState, mut stop: tokio::sync::watch::Receiv
 /// One round of the processor; returns how many pending receipts it found. When the round's
 /// transaction fails, each receipt gets a job of its own, so one bad receipt delays none of
 /// the others and gets its own retries and dead letter.
-pub async fn process_round(state: &AppState, limit: usize) -> Result<usize, StoreError> {
+pub async fn process_round(
+    state: &AppState,
+    limit: usize,
+    skip: usize,
+) -> Result<usize, StoreError> {
     let store = &state.store;
-    let receipts = store.pending_receipts(limit).await?;
+    let receipts = store.pending_receipts(limit, skip).await?;
     if receipts.is_empty() {
         return Ok(0);
     }
