@@ -186,6 +186,9 @@ async fn write_groups<I, O>(
         metrics::histogram!("chasqui_group_commit_size", "writes" => name).record(count as f64);
         match commit(store.clone(), items).await {
             Ok(outs) if outs.len() == count => {
+                // Wake every processor waiting now, and leave a permit for one that is busy
+                // (it then starts its next round at once instead of after its poll interval).
+                committed.notify_waiters();
                 committed.notify_one();
                 for (out, done) in outs.into_iter().zip(answers) {
                     let _ = done.send(Ok(out));
