@@ -120,6 +120,36 @@ pub fn redact_url(url: &str) -> String {
     out
 }
 
+/// `$first, $first+1, …` for `count` parameters: the inside of an `IN (…)` list.
+pub(crate) fn param_list(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The `VALUES` rows of a multi-row insert: `shape` repeated `rows` times, each `?` in it
+/// replaced by the next numbered parameter (`$1`, `$2`, …), so SQL is written once per shape.
+pub(crate) fn value_rows(rows: usize, shape: &str) -> String {
+    let mut next = 0;
+    let mut out = String::with_capacity(rows * (shape.len() + 16));
+    for row in 0..rows {
+        if row > 0 {
+            out.push_str(", ");
+        }
+        for ch in shape.chars() {
+            if ch == '?' {
+                next += 1;
+                out.push('$');
+                out.push_str(&next.to_string());
+            } else {
+                out.push(ch);
+            }
+        }
+    }
+    out
+}
+
 pub(crate) enum Pool {
     Sqlite(SqlitePool),
     Postgres(PgPool),
@@ -393,6 +423,13 @@ impl Tx {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_across_rows() {
+        assert_eq!(param_list(2, 3), "$2, $3, $4");
+        assert_eq!(value_rows(2, "(?, 'x', ?)"), "($1, 'x', $2), ($3, 'x', $4)");
+        assert_eq!(value_rows(0, "(?)"), "");
+    }
 
     #[test]
     fn redacts_passwords_only() {

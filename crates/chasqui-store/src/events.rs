@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::credentials::CredentialError;
-use crate::db::{Tx, with_pool, with_tx};
+use crate::db::{Tx, value_rows, with_pool, with_tx};
 use crate::error::{Result, StoreError, corrupt, parse_id};
 use crate::jobs::NewJob;
 use crate::{Page, Store, from_millis, now_millis};
@@ -426,22 +426,9 @@ const EVENT_CHUNK: usize = 64;
 
 async fn insert_events(tx: &mut Tx, rows: &[PendingEvent]) -> Result<()> {
     for chunk in rows.chunks(EVENT_CHUNK) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let b = i * 5;
-                format!(
-                    "(${}, ${}, ${}, ${}, ${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5
-                )
-            })
-            .collect();
         let sql = format!(
             "INSERT INTO events (id, tenant_id, type, data, created_at) VALUES {}",
-            values.join(", ")
+            value_rows(chunk.len(), "(?, ?, ?, ?, ?)")
         );
         with_tx!(tx, c => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));

@@ -695,6 +695,23 @@ impl Tx {
             .await
     }
 
+    /// PostgreSQL: a message and its change may be committed by two concurrent transactions,
+    /// each unable to see the other's row. Both write first and then take this lock before
+    /// reading, so whichever comes second sees both. (SQLite has one writer: nothing to do.)
+    async fn lock_message_changes(
+        &mut self,
+        channel: ChannelId,
+        provider_message_id: &str,
+    ) -> Result<()> {
+        if let crate::db::TxInner::Postgres(t) = &mut self.inner {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind(format!("message_changes:{channel}:{provider_message_id}"))
+                .execute(&mut **t)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// For a message this transaction just inserted: applies the edits and revokes that arrived
     /// before it. Costs one indexed read when there are none (the usual case), instead of
     /// reading the message back.
@@ -705,13 +722,8 @@ impl Tx {
         message: MessageId,
         provider_message_id: &str,
     ) -> Result<ChangeOutcome> {
-        if let crate::db::TxInner::Postgres(t) = &mut self.inner {
-            // The same lock as `apply_message_changes`, taken before reading (see there).
-            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-                .bind(format!("message_changes:{channel}:{provider_message_id}"))
-                .execute(&mut **t)
-                .await?;
-        }
+        self.lock_message_changes(channel, provider_message_id)
+            .await?;
         let any: Option<String> = with_tx!(self, c => sqlx::query_scalar(
             "SELECT provider_message_id FROM message_changes \
              WHERE tenant_id = $1 AND channel_id = $2 AND original_message_id = $3 LIMIT 1",
@@ -739,15 +751,8 @@ impl Tx {
         channel: ChannelId,
         provider_message_id: &str,
     ) -> Result<ChangeOutcome> {
-        // PostgreSQL: the message and its change may be committed by two concurrent
-        // transactions, each unable to see the other's row. Both write first and then take this
-        // lock before reading, so whichever comes second sees both. (SQLite has one writer.)
-        if let crate::db::TxInner::Postgres(t) = &mut self.inner {
-            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-                .bind(format!("message_changes:{channel}:{provider_message_id}"))
-                .execute(&mut **t)
-                .await?;
-        }
+        self.lock_message_changes(channel, provider_message_id)
+            .await?;
         let target: Option<ChangeTargetRow> = with_tx!(self, c => sqlx::query_as(
             "SELECT id, content, body_text, edited_at, revoked_at FROM messages \
              WHERE tenant_id = $1 AND channel_id = $2 AND provider_message_id = $3 AND direction = 'in'",

@@ -13,7 +13,7 @@ use chasqui_core::ids::{JobId, TenantId};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::db::{Tx, with_pool, with_tx};
+use crate::db::{Tx, value_rows, with_pool, with_tx};
 use crate::error::{Result, StoreError, parse_id};
 use crate::{Backend, Page, Store, from_millis, now_millis};
 
@@ -227,26 +227,9 @@ impl Tx {
         let ids: Vec<JobId> = jobs.iter().map(|_| JobId::new()).collect();
         let is_pg = matches!(self.inner, crate::db::TxInner::Postgres(_));
         for (chunk_ids, chunk) in ids.chunks(64).zip(jobs.chunks(64)) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|i| {
-                    let b = i * 8;
-                    format!(
-                        "(${}, ${}, ${}, ${}, ${}, 'ready', 0, ${}, ${}, ${}, ${})",
-                        b + 1,
-                        b + 2,
-                        b + 3,
-                        b + 4,
-                        b + 5,
-                        b + 6,
-                        b + 7,
-                        b + 8,
-                        b + 8
-                    )
-                })
-                .collect();
             let sql = format!(
                 "INSERT INTO jobs (id, tenant_id, queue, kind, payload, state, attempts, max_attempts, run_at, created_at, updated_at) VALUES {}",
-                values.join(", ")
+                value_rows(chunk.len(), "(?, ?, ?, ?, ?, 'ready', 0, ?, ?, ?, ?)")
             );
             with_tx!(self, c => {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
@@ -259,6 +242,7 @@ impl Tx {
                         .bind(job.payload.to_string())
                         .bind(i64::from(job.max_attempts))
                         .bind(job.run_at.map(|t| t.timestamp_millis()).unwrap_or(now))
+                        .bind(now)
                         .bind(now);
                 }
                 q.execute(c).await?.rows_affected()

@@ -3,7 +3,7 @@
 
 use chasqui_core::ids::{ChannelId, ContactId, ConversationId, MessageId, TenantId};
 
-use crate::db::{with_pool, with_tx};
+use crate::db::{value_rows, with_pool, with_tx};
 use crate::error::{Result, StoreError};
 use crate::jobs::NewJob;
 use crate::{Store, now_millis};
@@ -114,6 +114,27 @@ impl Store {
         idempotency: Option<IdempotencyKey<'_>>,
         respond: impl Fn(MessageId) -> serde_json::Value,
     ) -> Result<Queued> {
+        self.queue_outbound_via(new, idempotency, respond, |send| async move {
+            Ok(self.queue_sends(std::slice::from_ref(&send)).await? == [true])
+        })
+        .await
+    }
+
+    /// [`Store::queue_outbound`] with the write done by `commit` (e.g. a group commit of
+    /// [`Store::queue_sends`]), which answers whether the send was queued (`false`: its key
+    /// was taken meanwhile). A repeated key answers what its first request got.
+    pub async fn queue_outbound_via<E, F, Fut>(
+        &self,
+        new: &NewOutbound,
+        idempotency: Option<IdempotencyKey<'_>>,
+        respond: impl Fn(MessageId) -> serde_json::Value,
+        commit: F,
+    ) -> std::result::Result<Queued, E>
+    where
+        E: From<StoreError>,
+        F: Fn(QueuedSend) -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<bool, E>>,
+    {
         for _ in 0..2 {
             if let Some(key) = idempotency
                 && let Some(done) = self.stored_answer(new.tenant, key).await?
@@ -128,12 +149,12 @@ impl Store {
                 idempotency: idempotency.map(|k| (k.key.to_owned(), k.request_hash.to_owned())),
                 response: response.clone(),
             };
-            if self.queue_sends(std::slice::from_ref(&send)).await? == [true] {
+            if commit(send).await? {
                 return Ok(Queued::New { id, response });
             }
             // A concurrent request with the same key won the race: answer like it did.
         }
-        Err(StoreError::Conflict("idempotency key".into()))
+        Err(StoreError::Conflict("idempotency key".into()).into())
     }
 
     /// Queues many sends in one transaction (one fsync): the send API's group commit. Each
@@ -183,19 +204,13 @@ impl Store {
             .filter_map(|(s, ok)| ok.then_some(s))
             .collect();
         for chunk in queued.chunks(64) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|i| {
-                    let b = i * 10;
-                    format!(
-                        "(${}, ${}, ${}, ${}, ${}, 'out', ${}, 'queued', ${}, ${}, NULL, ${}, ${}, ${})",
-                        b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9, b + 10, b + 10
-                    )
-                })
-                .collect();
             let sql = format!(
                 "INSERT INTO messages (id, tenant_id, channel_id, conversation_id, contact_id, direction, kind, status, body_text, \
                  content, context_message_id, to_address, created_at, updated_at) VALUES {}",
-                values.join(", ")
+                value_rows(
+                    chunk.len(),
+                    "(?, ?, ?, ?, ?, 'out', ?, 'queued', ?, ?, NULL, ?, ?, ?)"
+                )
             );
             with_tx!(tx, c => {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
@@ -211,6 +226,7 @@ impl Store {
                         .bind(&n.body_text)
                         .bind(serde_json::json!({ "request": n.request }).to_string())
                         .bind(&n.to_address)
+                        .bind(now)
                         .bind(now);
                 }
                 q.execute(c).await?.rows_affected()

@@ -4,7 +4,7 @@
 use chasqui_core::ids::{ChannelId, ReceiptId, TenantId};
 use chrono::{DateTime, Utc};
 
-use crate::db::{Tx, with_pool, with_tx};
+use crate::db::{Tx, param_list, value_rows, with_pool, with_tx};
 use crate::error::{Result, StoreError, parse_id};
 use crate::jobs::NewJob;
 use crate::{Page, Store, from_millis, now_millis};
@@ -147,10 +147,9 @@ impl Tx {
         let is_pg = matches!(self.inner, crate::db::TxInner::Postgres(_));
         let mut found = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(INSERT_CHUNK * 4) {
-            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let sql = format!(
                 "SELECT id FROM webhook_receipts WHERE id IN ({}) AND state = 'pending'{}",
-                marks.join(", "),
+                param_list(1, chunk.len()),
                 if is_pg { " FOR UPDATE SKIP LOCKED" } else { "" }
             );
             let rows: Vec<String> = with_tx!(self, c => {
@@ -171,11 +170,10 @@ impl Tx {
     pub async fn mark_receipts_processed(&mut self, ids: &[ReceiptId]) -> Result<()> {
         let now = now_millis();
         for chunk in ids.chunks(INSERT_CHUNK * 4) {
-            let marks: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
             let sql = format!(
                 "UPDATE webhook_receipts SET state = 'processed', route_key = NULL, last_error = NULL, processed_at = $1 \
                  WHERE id IN ({})",
-                marks.join(", ")
+                param_list(2, chunk.len())
             );
             with_tx!(self, c => {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(now);
@@ -190,32 +188,6 @@ impl Tx {
 }
 
 impl Store {
-    /// Commits a delivery and its processing job together; returns once both are durable.
-    pub async fn store_receipt(&self, new: NewReceipt) -> Result<ReceiptId> {
-        let id = ReceiptId::new();
-        let mut tx = self.begin().await?;
-        with_tx!(tx, c => sqlx::query(
-            "INSERT INTO webhook_receipts (id, provider, channel_id, tenant_id, body, headers, received_at, state) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending')",
-        )
-        .bind(id.to_string())
-        .bind(&new.provider)
-        .bind(new.channel_id.map(|c| c.to_string()))
-        .bind(new.tenant_id.map(|t| t.to_string()))
-        .bind(&new.body)
-        .bind(new.headers.to_string())
-        .bind(now_millis())
-        .execute(c)
-        .await?
-        .rows_affected());
-        let mut job =
-            NewJob::new(PROCESS_RECEIPT, serde_json::json!({ "receipt_id": id })).max_attempts(8);
-        job.tenant = new.tenant_id;
-        tx.enqueue(job).await?;
-        tx.commit().await?;
-        Ok(id)
-    }
-
     /// Commits many deliveries in one transaction (one fsync): the group commit behind webhook
     /// ingest. A pending receipt is its own queue entry (the inbound processor reads them in
     /// order), so no job row is written. Returns their ids in order.
@@ -228,24 +200,9 @@ impl Store {
         let mut tx = self.begin().await?;
         // Multi-row inserts: one statement (one round trip to the database) per chunk.
         for (chunk_ids, rows) in ids.chunks(INSERT_CHUNK).zip(batch.chunks(INSERT_CHUNK)) {
-            let values: Vec<String> = (0..rows.len())
-                .map(|i| {
-                    let b = i * 7;
-                    format!(
-                        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, 'pending')",
-                        b + 1,
-                        b + 2,
-                        b + 3,
-                        b + 4,
-                        b + 5,
-                        b + 6,
-                        b + 7
-                    )
-                })
-                .collect();
             let sql = format!(
                 "INSERT INTO webhook_receipts (id, provider, channel_id, tenant_id, body, headers, received_at, state) VALUES {}",
-                values.join(", ")
+                value_rows(rows.len(), "(?, ?, ?, ?, ?, ?, ?, 'pending')")
             );
             with_tx!(tx, c => {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
@@ -271,8 +228,10 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
-        let sql = format!("{SELECT} WHERE id IN ({}) ORDER BY id", marks.join(", "));
+        let sql = format!(
+            "{SELECT} WHERE id IN ({}) ORDER BY id",
+            param_list(1, ids.len())
+        );
         let rows: Vec<ReceiptRow> = with_pool!(self, p => {
             let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
             for id in ids {
@@ -290,7 +249,7 @@ impl Store {
         row.ok_or(StoreError::NotFound("receipt"))?.try_into()
     }
 
-    /// Records the outcome of processing a receipt.
+    /// Records the outcome of processing a receipt, in a transaction of its own.
     pub async fn mark_receipt(
         &self,
         id: ReceiptId,
@@ -299,21 +258,9 @@ impl Store {
         route_key: Option<&str>,
         error: Option<&str>,
     ) -> Result<()> {
-        let _turn = self.write_turn().await?;
-        with_pool!(self, p => sqlx::query(
-            "UPDATE webhook_receipts SET state = $2, tenant_id = COALESCE($3, tenant_id), route_key = $4, last_error = $5, \
-             processed_at = $6 WHERE id = $1",
-        )
-        .bind(id.to_string())
-        .bind(state)
-        .bind(tenant.map(|t| t.to_string()))
-        .bind(route_key)
-        .bind(error)
-        .bind(now_millis())
-        .execute(p)
-        .await?
-        .rows_affected());
-        Ok(())
+        let mut tx = self.begin().await?;
+        tx.mark_receipt(id, state, tenant, route_key, error).await?;
+        tx.commit().await
     }
 
     /// Receipts in a state, oldest first (operator view: `chasqui receipts list --unrouted`).

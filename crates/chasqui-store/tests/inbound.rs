@@ -299,27 +299,22 @@ async fn statuses_in_every_order_end_in_the_same_status_with_full_history(store:
 }
 
 async fn receipts_are_durable_and_requeued_when_their_channel_appears(store: Store) {
-    use chasqui_store::receipts::{NewReceipt, PROCESS_RECEIPT, state};
+    use chasqui_store::receipts::{NewReceipt, state};
     let body = br#"{"object":"whatsapp_business_account"}"#.to_vec();
     let id = store
-        .store_receipt(NewReceipt {
+        .store_receipts(&[NewReceipt {
             provider: "whatsapp".into(),
             channel_id: None,
             tenant_id: None,
             body: body.clone(),
             headers: serde_json::json!({"content-type": "application/json"}),
-        })
+        }])
         .await
-        .unwrap();
-    // The receipt and its processing job were committed together.
-    let jobs = store
-        .claim_jobs("default", 10, Duration::from_secs(60))
-        .await
-        .unwrap();
-    assert_eq!(jobs.len(), 1);
-    assert_eq!(jobs[0].kind, PROCESS_RECEIPT);
-    assert_eq!(jobs[0].payload["receipt_id"], id.to_string());
-    store.complete_job(&jobs[0]).await.unwrap();
+        .unwrap()[0];
+    // The committed receipt is its own queue entry: pending, for the processor.
+    let pending = store.pending_receipts(10, 0).await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].id, id);
     assert_eq!(store.receipt(id).await.unwrap().body, body);
     store
         .mark_receipt(id, state::UNROUTED, None, Some("phone_number_id:42"), None)

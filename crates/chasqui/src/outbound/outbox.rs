@@ -64,29 +64,12 @@ impl Outbox {
         idempotency: Option<IdempotencyKey<'_>>,
         respond: impl Fn(MessageId) -> serde_json::Value,
     ) -> Result<Queued, OutboxError> {
-        for _ in 0..2 {
-            if let Some(key) = idempotency
-                && let Some(done) = store.stored_answer(new.tenant, key).await?
-            {
-                return Ok(done);
-            }
-            let id = MessageId::new();
-            let response = respond(id);
-            // A cheap estimate of the row's size (the request is serialised once, by the store).
-            let size = 1024 + new.body_text.as_ref().map_or(0, String::len);
-            let send = QueuedSend {
-                new: new.clone(),
-                id,
-                idempotency: idempotency.map(|k| (k.key.to_owned(), k.request_hash.to_owned())),
-                response: response.clone(),
-            };
-            if self.writer.submit(send, size).await? {
-                return Ok(Queued::New { id, response });
-            }
-            // Another request with this key was committed first: answer like it was.
-        }
-        Err(OutboxError::Store(chasqui_store::StoreError::Conflict(
-            "idempotency key".into(),
-        )))
+        // A cheap estimate of a row's size (the request is serialised once, by the store).
+        let size = 1024 + new.body_text.as_ref().map_or(0, String::len);
+        store
+            .queue_outbound_via(new, idempotency, respond, |send| async move {
+                Ok::<_, OutboxError>(self.writer.submit(send, size).await?)
+            })
+            .await
     }
 }
