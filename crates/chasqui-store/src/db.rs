@@ -120,6 +120,58 @@ pub fn redact_url(url: &str) -> String {
     out
 }
 
+/// SQL with `$n` placeholders made cheap for SQLite, which treats `$n` as a *named* parameter:
+/// preparing a statement with many of them compares each name with every earlier one, and
+/// binding looks each up in a list, so a multi-row insert of 1,000 parameters spent more time
+/// there than inserting. Placeholders used once each, in order (`$1, $2, …`), become anonymous
+/// `?`; others become numbered `?n`. PostgreSQL gets the SQL unchanged.
+pub(crate) fn for_backend(backend: Backend, sql: String) -> String {
+    if backend == Backend::Postgres {
+        return sql;
+    }
+    let bytes = sql.as_bytes();
+    let mut numbers = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'$' {
+            let digits = bytes[i + 1..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+            if digits > 0 {
+                numbers.push(sql[i + 1..i + 1 + digits].parse::<usize>().unwrap_or(0));
+                i += digits;
+            }
+        }
+        i += 1;
+    }
+    let sequential = numbers.iter().enumerate().all(|(k, n)| *n == k + 1);
+    let mut out = String::with_capacity(sql.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let digits = if bytes[i] == b'$' {
+            bytes[i + 1..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count()
+        } else {
+            0
+        };
+        if digits > 0 {
+            out.push('?');
+            if !sequential {
+                out.push_str(&sql[i + 1..i + 1 + digits]);
+            }
+            i += 1 + digits;
+        } else {
+            let next = sql[i..].chars().next().map_or(1, char::len_utf8);
+            out.push_str(&sql[i..i + next]);
+            i += next;
+        }
+    }
+    out
+}
+
 /// `$first, $first+1, …` for `count` parameters: the inside of an `IN (…)` list.
 pub(crate) fn param_list(first: usize, count: usize) -> String {
     (first..first + count)
@@ -291,6 +343,7 @@ impl Store {
                 Ok(Some(WriteTurn {
                     _guard: guard,
                     since: now,
+                    writer: "other",
                 }))
             }
             Err(_) => Err(StoreError::Unavailable(sqlx::Error::PoolTimedOut)),
@@ -337,6 +390,7 @@ impl Store {
             enqueued_jobs: false,
             endpoints: std::collections::HashMap::new(),
             pending_events: Vec::new(),
+            touched: crate::inbound::Touched::default(),
             _turn: turn,
         })
     }
@@ -369,6 +423,8 @@ pub struct Tx {
     pub(crate) endpoints: std::collections::HashMap<String, Vec<(String, String)>>,
     /// Events with no subscribed endpoint, written in one statement at commit.
     pub(crate) pending_events: Vec<crate::events::PendingEvent>,
+    /// Contacts and conversations this transaction already found or refreshed.
+    pub(crate) touched: crate::inbound::Touched,
     /// SQLite's write turn, released after commit or rollback (fields drop after `inner`).
     _turn: Option<WriteTurn>,
 }
@@ -377,13 +433,23 @@ pub struct Tx {
 pub(crate) struct WriteTurn {
     _guard: tokio::sync::OwnedMutexGuard<()>,
     since: std::time::Instant,
+    /// Who holds it, for the metric's `writer` label.
+    pub(crate) writer: &'static str,
+}
+
+impl WriteTurn {
+    /// The same turn, labelled with its writer.
+    pub(crate) fn for_writer(mut self, writer: &'static str) -> Self {
+        self.writer = writer;
+        self
+    }
 }
 
 impl Drop for WriteTurn {
     fn drop(&mut self) {
         // How long each writer keeps the others waiting: the figure that bounds SQLite's
         // write throughput (commits per second × rows per commit).
-        metrics::histogram!("chasqui_db_write_hold_seconds")
+        metrics::histogram!("chasqui_db_write_hold_seconds", "writer" => self.writer)
             .record(self.since.elapsed().as_secs_f64());
     }
 }
@@ -397,8 +463,22 @@ impl fmt::Debug for Tx {
 }
 
 impl Tx {
+    /// The engine this transaction runs on.
+    pub(crate) fn backend(&self) -> Backend {
+        self.store.backend()
+    }
+
+    /// Names this transaction's writer in `chasqui_db_write_hold_seconds{writer}` (SQLite), so
+    /// an operator sees which kind of write fills the single writer's time.
+    pub fn set_writer(&mut self, writer: &'static str) {
+        if let Some(turn) = &mut self._turn {
+            turn.writer = writer;
+        }
+    }
+
     /// Commits, then wakes this process's workers if jobs were enqueued.
     pub async fn commit(mut self) -> Result<()> {
+        self.flush_conversation_touches().await?;
         self.flush_events().await?;
         match self.inner {
             TxInner::Sqlite(t) => t.commit().await?,
@@ -423,6 +503,31 @@ impl Tx {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sqlite_gets_anonymous_placeholders_when_they_are_in_order() {
+        let pg = "INSERT INTO t VALUES ($1, $2), ($3, $4)".to_owned();
+        assert_eq!(for_backend(Backend::Postgres, pg.clone()), pg);
+        assert_eq!(
+            for_backend(Backend::Sqlite, pg),
+            "INSERT INTO t VALUES (?, ?), (?, ?)"
+        );
+        // Reused or out of order: numbered, so each still binds its own value.
+        assert_eq!(
+            for_backend(
+                Backend::Sqlite,
+                "a = $1 AND b = $2 OR c = $1 -- é $x".to_owned()
+            ),
+            "a = ?1 AND b = ?2 OR c = ?1 -- é $x"
+        );
+        assert_eq!(
+            for_backend(
+                Backend::Sqlite,
+                "json_extract(x, '$.a') = $2 AND y = $1".to_owned()
+            ),
+            "json_extract(x, '$.a') = ?2 AND y = ?1"
+        );
+    }
 
     #[test]
     fn placeholders_are_numbered_across_rows() {

@@ -422,7 +422,7 @@ pub(crate) struct PendingEvent {
 }
 
 /// Rows per multi-row insert of events.
-const EVENT_CHUNK: usize = 64;
+const EVENT_CHUNK: usize = 256;
 
 async fn insert_events(tx: &mut Tx, rows: &[PendingEvent]) -> Result<()> {
     for chunk in rows.chunks(EVENT_CHUNK) {
@@ -430,6 +430,7 @@ async fn insert_events(tx: &mut Tx, rows: &[PendingEvent]) -> Result<()> {
             "INSERT INTO events (id, tenant_id, type, data, created_at) VALUES {}",
             value_rows(chunk.len(), "(?, ?, ?, ?, ?)")
         );
+        let sql = crate::db::for_backend(tx.backend(), sql);
         with_tx!(tx, c => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
             for e in chunk {

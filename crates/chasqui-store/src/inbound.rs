@@ -4,12 +4,12 @@
 
 use chasqui_core::ids::{ChannelId, ContactId, ConversationId, MessageId, TenantId};
 
-use crate::db::{Tx, with_tx};
+use crate::db::{Tx, param_list, value_rows, with_tx};
 use crate::error::{Result, parse_id};
 use crate::now_millis;
 
 /// Who wrote, as the provider identifies them.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct ContactIdentity {
     /// Business-scoped user id (Meta, 2026), the most stable key when present.
     pub user_id: Option<String>,
@@ -54,15 +54,55 @@ pub struct NewMessage {
     pub provider_timestamp: Option<i64>,
 }
 
+/// Messages per multi-row insert: 15 parameters each stays far below both engines' limits.
+const INSERT_CHUNK: usize = 256;
+
 #[derive(sqlx::FromRow)]
 struct IdRow {
     id: String,
+}
+
+/// What a transaction already wrote about contacts and conversations, so a customer who
+/// writes many times in one round of webhooks costs one contact and one conversation statement
+/// instead of one each per message.
+#[derive(Debug, Default)]
+pub(crate) struct Touched {
+    /// Contacts found or created, by the exact identity that found them.
+    contacts: std::collections::HashMap<(TenantId, ContactIdentity), ContactId>,
+    /// Open conversations found or opened, with the refresh still owed to their row.
+    conversations: std::collections::HashMap<(TenantId, ChannelId, ContactId), Touch>,
+}
+
+/// A conversation's refresh, merged over every later message of the transaction and written
+/// once at commit: the same maxima and first source the per-message statements would leave.
+#[derive(Debug)]
+struct Touch {
+    id: ConversationId,
+    last_inbound: Option<i64>,
+    last_message: i64,
+    source: Option<String>,
+    owed: bool,
 }
 
 impl Tx {
     /// Finds the contact for `who` (by user id, then by any number variant) and refreshes what
     /// changed, or creates it; returns its id and whether it was created.
     pub async fn upsert_contact(
+        &mut self,
+        tenant: TenantId,
+        who: &ContactIdentity,
+    ) -> Result<(ContactId, bool)> {
+        let cache_key = (tenant, who.clone());
+        if let Some(id) = self.touched.contacts.get(&cache_key) {
+            // Refreshed with this very identity earlier in the transaction: nothing would change.
+            return Ok((*id, false));
+        }
+        let (id, created) = self.find_or_create_contact(tenant, who).await?;
+        self.touched.contacts.insert(cache_key, id);
+        Ok((id, created))
+    }
+
+    async fn find_or_create_contact(
         &mut self,
         tenant: TenantId,
         who: &ContactIdentity,
@@ -177,8 +217,74 @@ impl Tx {
         inbound: bool,
         source: Option<&serde_json::Value>,
     ) -> Result<(ConversationId, bool)> {
-        let now = now_millis();
         let last_inbound = inbound.then_some(at_ms);
+        let cache_key = (tenant, channel, contact);
+        if let Some(t) = self.touched.conversations.get_mut(&cache_key) {
+            // Found earlier in this transaction: merge the refresh, written once at commit.
+            t.last_inbound = t.last_inbound.max(last_inbound);
+            t.last_message = t.last_message.max(at_ms);
+            if t.source.is_none() {
+                t.source = source.map(ToString::to_string);
+            }
+            t.owed = true;
+            return Ok((t.id, false));
+        }
+        let (id, opened) = self
+            .find_or_open_conversation(tenant, channel, contact, at_ms, last_inbound, source)
+            .await?;
+        self.touched.conversations.insert(
+            cache_key,
+            Touch {
+                id,
+                last_inbound,
+                last_message: at_ms,
+                source: None,
+                owed: false,
+            },
+        );
+        Ok((id, opened))
+    }
+
+    /// Writes the conversation refreshes merged by [`Tx::touch_conversation`]; `commit` calls it.
+    pub(crate) async fn flush_conversation_touches(&mut self) -> Result<()> {
+        let owed: Vec<Touch> = self
+            .touched
+            .conversations
+            .drain()
+            .filter_map(|(_, t)| t.owed.then_some(t))
+            .collect();
+        let now = now_millis();
+        for t in owed {
+            with_tx!(self, c => sqlx::query(
+                "UPDATE conversations SET \
+                 last_inbound_at = CASE WHEN $2 IS NULL THEN last_inbound_at \
+                                        WHEN last_inbound_at IS NULL OR last_inbound_at < $2 THEN $2 \
+                                        ELSE last_inbound_at END, \
+                 last_message_at = CASE WHEN last_message_at < $3 THEN $3 ELSE last_message_at END, \
+                 source = COALESCE(source, $4), updated_at = $5 WHERE id = $1",
+            )
+            .bind(t.id.to_string())
+            .bind(t.last_inbound)
+            .bind(t.last_message)
+            .bind(&t.source)
+            .bind(now)
+            .execute(c)
+            .await?
+            .rows_affected());
+        }
+        Ok(())
+    }
+
+    async fn find_or_open_conversation(
+        &mut self,
+        tenant: TenantId,
+        channel: ChannelId,
+        contact: ContactId,
+        at_ms: i64,
+        last_inbound: Option<i64>,
+        source: Option<&serde_json::Value>,
+    ) -> Result<(ConversationId, bool)> {
+        let now = now_millis();
         for _ in 0..3 {
             // Find and refresh the open conversation in one statement.
             let open: Option<IdRow> = with_tx!(self, c => sqlx::query_as(
@@ -226,30 +332,56 @@ impl Tx {
 
     /// Inserts a message once: a second delivery with the same provider id returns `None`.
     pub async fn insert_message(&mut self, m: &NewMessage) -> Result<Option<MessageId>> {
-        let id = MessageId::new();
+        Ok(self
+            .insert_messages(std::slice::from_ref(m))
+            .await?
+            .pop()
+            .flatten())
+    }
+
+    /// Inserts messages in multi-row statements (a round of webhooks costs one statement, not
+    /// one per message), each once: a repeated delivery, of a provider id already stored or
+    /// earlier in `rows`, is `None` at its position.
+    pub async fn insert_messages(&mut self, rows: &[NewMessage]) -> Result<Vec<Option<MessageId>>> {
+        let ids: Vec<MessageId> = rows.iter().map(|_| MessageId::new()).collect();
         let now = now_millis();
-        let row: Option<IdRow> = with_tx!(self, c => sqlx::query_as(
-            "INSERT INTO messages (id, tenant_id, channel_id, conversation_id, contact_id, direction, provider_message_id, kind, \
-             status, body_text, content, context_message_id, provider_timestamp, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) ON CONFLICT DO NOTHING RETURNING id",
-        )
-        .bind(id.to_string())
-        .bind(m.tenant.to_string())
-        .bind(m.channel.to_string())
-        .bind(m.conversation.map(|c| c.to_string()))
-        .bind(m.contact.map(|c| c.to_string()))
-        .bind(m.direction)
-        .bind(&m.provider_message_id)
-        .bind(&m.kind)
-        .bind(&m.status)
-        .bind(&m.body_text)
-        .bind(m.content.to_string())
-        .bind(&m.context_message_id)
-        .bind(m.provider_timestamp)
-        .bind(now)
-        .fetch_optional(c)
-        .await?);
-        Ok(row.map(|_| id))
+        let mut inserted = std::collections::HashSet::with_capacity(rows.len());
+        for (chunk_ids, chunk) in ids.chunks(INSERT_CHUNK).zip(rows.chunks(INSERT_CHUNK)) {
+            let sql = format!(
+                "INSERT INTO messages (id, tenant_id, channel_id, conversation_id, contact_id, direction, provider_message_id, kind, \
+                 status, body_text, content, context_message_id, provider_timestamp, created_at, updated_at) VALUES {} \
+                 ON CONFLICT DO NOTHING RETURNING id",
+                value_rows(chunk.len(), "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            );
+            let sql = crate::db::for_backend(self.backend(), sql);
+            let returned: Vec<IdRow> = with_tx!(self, c => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+                for (id, m) in chunk_ids.iter().zip(chunk) {
+                    q = q
+                        .bind(id.to_string())
+                        .bind(m.tenant.to_string())
+                        .bind(m.channel.to_string())
+                        .bind(m.conversation.map(|c| c.to_string()))
+                        .bind(m.contact.map(|c| c.to_string()))
+                        .bind(m.direction)
+                        .bind(&m.provider_message_id)
+                        .bind(&m.kind)
+                        .bind(&m.status)
+                        .bind(&m.body_text)
+                        .bind(m.content.to_string())
+                        .bind(&m.context_message_id)
+                        .bind(m.provider_timestamp)
+                        .bind(now)
+                        .bind(now);
+                }
+                q.fetch_all(c).await?
+            });
+            inserted.extend(returned.into_iter().map(|r| r.id));
+        }
+        Ok(ids
+            .into_iter()
+            .map(|id| inserted.contains(&id.to_string()).then_some(id))
+            .collect())
     }
 
     /// Records a provider event about a channel, template or account.
@@ -741,6 +873,61 @@ impl Tx {
         }
         self.apply_message_changes(tenant, channel, provider_message_id)
             .await
+    }
+
+    /// [`Tx::apply_changes_to_new_message`] for many messages this transaction just inserted
+    /// (tenant, channel, provider id): one read per channel among them when no change arrived
+    /// early (the usual case), and on PostgreSQL one statement taking their locks in order.
+    pub async fn apply_changes_to_new_messages(
+        &mut self,
+        new: &[(TenantId, ChannelId, &str)],
+    ) -> Result<()> {
+        if new.is_empty() {
+            return Ok(());
+        }
+        if let crate::db::TxInner::Postgres(t) = &mut self.inner {
+            let mut keys: Vec<String> = new
+                .iter()
+                .map(|(_, channel, pid)| format!("message_changes:{channel}:{pid}"))
+                .collect();
+            keys.sort();
+            keys.dedup();
+            sqlx::query(
+                "SELECT count(pg_advisory_xact_lock(h)) FROM \
+                 (SELECT hashtextextended(k, 0) AS h FROM unnest($1::text[]) WITH ORDINALITY AS u(k, n) ORDER BY n) s",
+            )
+            .bind(&keys)
+            .execute(&mut **t)
+            .await?;
+        }
+        let mut by_channel: std::collections::BTreeMap<(TenantId, ChannelId), Vec<&str>> =
+            std::collections::BTreeMap::new();
+        for (tenant, channel, pid) in new {
+            by_channel.entry((*tenant, *channel)).or_default().push(pid);
+        }
+        for ((tenant, channel), pids) in by_channel {
+            for chunk in pids.chunks(INSERT_CHUNK) {
+                let sql = format!(
+                    "SELECT DISTINCT original_message_id FROM message_changes \
+                     WHERE tenant_id = $1 AND channel_id = $2 AND original_message_id IN ({})",
+                    param_list(3, chunk.len())
+                );
+                let sql = crate::db::for_backend(self.backend(), sql);
+                let early: Vec<String> = with_tx!(self, c => {
+                    let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()))
+                        .bind(tenant.to_string())
+                        .bind(channel.to_string());
+                    for pid in chunk {
+                        q = q.bind(*pid);
+                    }
+                    q.fetch_all(c).await?
+                });
+                for pid in early {
+                    self.apply_message_changes(tenant, channel, &pid).await?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Applies every edit and deletion recorded for an inbound message; called right after the

@@ -231,6 +231,7 @@ impl Tx {
                 "INSERT INTO jobs (id, tenant_id, queue, kind, payload, state, attempts, max_attempts, run_at, created_at, updated_at) VALUES {}",
                 value_rows(chunk.len(), "(?, ?, ?, ?, ?, 'ready', 0, ?, ?, ?, ?)")
             );
+            let sql = crate::db::for_backend(self.backend(), sql);
             with_tx!(self, c => {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
                 for (id, job) in chunk_ids.iter().zip(chunk) {
@@ -332,7 +333,7 @@ impl Store {
                  RETURNING id, tenant_id, queue, kind, payload, attempts, max_attempts"
             }
         };
-        let _turn = self.write_turn().await?;
+        let _turn = self.write_turn().await?.map(|t| t.for_writer("jobs"));
         let rows: Vec<JobRow> = with_pool!(self, p => sqlx::query_as(sql)
             .bind(&token)
             .bind(lease_until)
@@ -346,7 +347,7 @@ impl Store {
 
     /// Marks a job done (removes it); `false` if the lease was lost meanwhile.
     pub async fn complete_job(&self, job: &Job) -> Result<bool> {
-        let _turn = self.write_turn().await?;
+        let _turn = self.write_turn().await?.map(|t| t.for_writer("jobs"));
         let done = with_pool!(self, p => sqlx::query("DELETE FROM jobs WHERE id = $1 AND lease_token = $2 AND state = 'running'")
             .bind(job.id.to_string())
             .bind(&job.lease_token)
@@ -372,7 +373,7 @@ impl Store {
             FailOutcome::Retrying(at) => ("ready", at.timestamp_millis()),
             _ => ("dead", now_millis()),
         };
-        let _turn = self.write_turn().await?;
+        let _turn = self.write_turn().await?.map(|t| t.for_writer("jobs"));
         let done = with_pool!(self, p => sqlx::query(
             "UPDATE jobs SET state = $3, run_at = $4, last_error = $5, lease_token = NULL, lease_until = NULL, updated_at = $6 \
              WHERE id = $1 AND lease_token = $2 AND state = 'running'",
@@ -395,7 +396,7 @@ impl Store {
 
     /// Puts a claimed job back for later without counting the attempt (it was not tried).
     pub async fn defer_job(&self, job: &Job, run_at: DateTime<Utc>, reason: &str) -> Result<bool> {
-        let _turn = self.write_turn().await?;
+        let _turn = self.write_turn().await?.map(|t| t.for_writer("jobs"));
         let done = with_pool!(self, p => sqlx::query(
             "UPDATE jobs SET state = 'ready', run_at = $3, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, \
              last_error = $4, lease_token = NULL, lease_until = NULL, updated_at = $5 \
@@ -431,7 +432,7 @@ impl Store {
     /// Extends a held lease (for long jobs); `false` if it was lost.
     pub async fn extend_lease(&self, job: &Job, lease: Duration) -> Result<bool> {
         let until = now_millis() + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
-        let _turn = self.write_turn().await?;
+        let _turn = self.write_turn().await?.map(|t| t.for_writer("jobs"));
         let done = with_pool!(self, p => sqlx::query("UPDATE jobs SET lease_until = $3 WHERE id = $1 AND lease_token = $2 AND state = 'running'")
             .bind(job.id.to_string())
             .bind(&job.lease_token)

@@ -152,6 +152,7 @@ impl Tx {
                 param_list(1, chunk.len()),
                 if is_pg { " FOR UPDATE SKIP LOCKED" } else { "" }
             );
+            let sql = crate::db::for_backend(self.backend(), sql);
             let rows: Vec<String> = with_tx!(self, c => {
                 let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()));
                 for id in chunk {
@@ -175,6 +176,7 @@ impl Tx {
                  WHERE id IN ({})",
                 param_list(2, chunk.len())
             );
+            let sql = crate::db::for_backend(self.backend(), sql);
             with_tx!(self, c => {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(now);
                 for id in chunk {
@@ -198,12 +200,14 @@ impl Store {
         let now = now_millis();
         let ids: Vec<ReceiptId> = batch.iter().map(|_| ReceiptId::new()).collect();
         let mut tx = self.begin().await?;
+        tx.set_writer("webhooks");
         // Multi-row inserts: one statement (one round trip to the database) per chunk.
         for (chunk_ids, rows) in ids.chunks(INSERT_CHUNK).zip(batch.chunks(INSERT_CHUNK)) {
             let sql = format!(
                 "INSERT INTO webhook_receipts (id, provider, channel_id, tenant_id, body, headers, received_at, state) VALUES {}",
                 value_rows(rows.len(), "(?, ?, ?, ?, ?, ?, ?, 'pending')")
             );
+            let sql = crate::db::for_backend(self.backend(), sql);
             with_tx!(tx, c => {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
                 for (id, new) in chunk_ids.iter().zip(rows) {
@@ -232,6 +236,7 @@ impl Store {
             "{SELECT} WHERE id IN ({}) ORDER BY id",
             param_list(1, ids.len())
         );
+        let sql = crate::db::for_backend(self.backend(), sql);
         let rows: Vec<ReceiptRow> = with_pool!(self, p => {
             let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
             for id in ids {

@@ -184,7 +184,11 @@ async fn write_groups<I, O>(
             group.into_iter().map(|w| (w.item, w.done)).unzip();
         let count = items.len();
         metrics::histogram!("chasqui_group_commit_size", "writes" => name).record(count as f64);
-        match commit(store.clone(), items).await {
+        let started = std::time::Instant::now();
+        let result = commit(store.clone(), items).await;
+        metrics::histogram!("chasqui_group_commit_seconds", "writes" => name)
+            .record(started.elapsed().as_secs_f64());
+        match result {
             Ok(outs) if outs.len() == count => {
                 // Wake every processor waiting now, and leave a permit for one that is busy
                 // (it then starts its next round at once instead of after its poll interval).
