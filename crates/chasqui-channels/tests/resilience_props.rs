@@ -100,15 +100,23 @@ proptest! {
 }
 
 #[test]
-fn two_hundred_messages_at_80_per_second_are_spaced_12_5_ms_apart() {
+fn two_hundred_messages_at_80_per_second_are_paced_evenly_under_the_cap() {
     let limiter = ThroughputLimiter::new(Arc::new(ManualClock::new()));
     let rate = Rate::per_second(80).unwrap();
-    let waits: Vec<Duration> = (0..200).map(|_| limiter.acquire("pn1", rate)).collect();
-    assert_eq!(waits[0], Duration::ZERO);
-    assert_eq!(waits[1], Duration::from_micros(12_500));
-    assert_eq!(waits[199], Duration::from_micros(12_500) * 199);
+    let far = Duration::from_secs(10);
+    let waits: Vec<Duration> = (0..200)
+        .map(|_| limiter.reserve_within("pn1", rate, far).unwrap().wait())
+        .collect();
+    // One turn every (1 s + 6 ms) / 80; the first four are the 50 ms a stall may make up.
+    let pace = Duration::from_micros(12_575);
+    assert_eq!(waits[..4], [Duration::ZERO; 4]);
+    assert_eq!(waits[4], pace);
+    assert_eq!(waits[199], pace * 196);
     // Another number is not slowed down by the first.
-    assert_eq!(limiter.acquire("pn2", rate), Duration::ZERO);
+    assert_eq!(
+        limiter.reserve_within("pn2", rate, far).unwrap().wait(),
+        Duration::ZERO
+    );
 }
 
 /// The breaker as the documentation describes it, written independently.

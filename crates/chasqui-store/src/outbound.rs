@@ -36,6 +36,18 @@ pub struct NewOutbound {
     pub max_attempts: u32,
 }
 
+/// The WhatsApp id a provider resolved a recipient's number to, stored on the recipient's
+/// contact by [`Store::mark_sent`].
+#[derive(Debug, Clone, Copy)]
+pub struct ResolvedWaId<'a> {
+    /// The recipient contact.
+    pub contact: ContactId,
+    /// The WhatsApp id (digits).
+    pub wa_id: &'a str,
+    /// Its contact key, kept when the contact has one already.
+    pub contact_key: &'a str,
+}
+
 /// An idempotency key and the hash of the request it came with.
 /// One send of a group commit ([`Store::queue_sends`]).
 #[derive(Debug, Clone)]
@@ -247,15 +259,19 @@ impl Store {
     }
 
     /// Records a successful provider call: the provider's id, status `sent` (never backwards),
-    /// and any statuses that arrived before this answer.
+    /// any statuses that arrived before this answer, and, when the provider said which WhatsApp
+    /// id the number resolved to, that id on the recipient contact (how AR/MX/BR number variants
+    /// converge). One transaction, so one write turn per send.
     pub async fn mark_sent(
         &self,
         tenant: TenantId,
         id: MessageId,
         channel: ChannelId,
         provider_message_id: &str,
+        resolved: Option<ResolvedWaId<'_>>,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
+        let now = now_millis();
         with_tx!(tx, c => sqlx::query(
             "UPDATE messages SET provider_message_id = $3, attempts = attempts + 1, last_attempt_at = $4, updated_at = $4, \
              status = CASE WHEN status = 'queued' THEN 'sent' ELSE status END, error_code = NULL, error_message = NULL \
@@ -264,10 +280,24 @@ impl Store {
         .bind(id.to_string())
         .bind(tenant.to_string())
         .bind(provider_message_id)
-        .bind(now_millis())
+        .bind(now)
         .execute(c)
         .await?
         .rows_affected());
+        if let Some(r) = resolved {
+            with_tx!(tx, c => sqlx::query(
+                "UPDATE contacts SET wa_id = $3, contact_key = COALESCE(contact_key, $4), updated_at = $5 \
+                 WHERE id = $1 AND tenant_id = $2",
+            )
+            .bind(r.contact.to_string())
+            .bind(tenant.to_string())
+            .bind(r.wa_id)
+            .bind(r.contact_key)
+            .bind(now)
+            .execute(c)
+            .await?
+            .rows_affected());
+        }
         let outcome = tx
             .apply_recorded_statuses(tenant, channel, provider_message_id)
             .await?;
@@ -319,27 +349,5 @@ impl Store {
                 .await?;
         }
         tx.commit().await
-    }
-
-    /// Remembers the WhatsApp id the provider resolved a number to (how AR/MX/BR numbers converge).
-    pub async fn set_contact_wa_id(
-        &self,
-        tenant: TenantId,
-        contact: ContactId,
-        wa_id: &str,
-        contact_key: &str,
-    ) -> Result<()> {
-        with_pool!(self, p => sqlx::query(
-            "UPDATE contacts SET wa_id = $3, contact_key = COALESCE(contact_key, $4), updated_at = $5 WHERE id = $1 AND tenant_id = $2",
-        )
-        .bind(contact.to_string())
-        .bind(tenant.to_string())
-        .bind(wa_id)
-        .bind(contact_key)
-        .bind(now_millis())
-        .execute(p)
-        .await?
-        .rows_affected());
-        Ok(())
     }
 }

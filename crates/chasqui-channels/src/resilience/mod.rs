@@ -1,7 +1,8 @@
 //! What keeps a sender within WhatsApp's rules and polite to a failing provider, as pure logic:
 //!
-//! - [`rate`]: a token bucket per sending number (throughput, 80 messages/s by default) and a
-//!   pair limiter per (sending number, recipient) (about one message every 6 s);
+//! - [`rate`]: the throughput of each sending number (80 messages/s by default: an evenly paced
+//!   token bucket under a hard cap of that many sends in any second) and a pair limiter per
+//!   (sending number, recipient) (about one message every 6 s);
 //! - [`breaker`]: a circuit breaker per channel;
 //! - [`retry`]: which failures to retry, and when.
 //!

@@ -1,5 +1,6 @@
-//! Process-wide sending state: one HTTP client, a token bucket per sending number, a pair-rate
-//! limiter per recipient, and a circuit breaker per channel.
+//! Process-wide sending state: one HTTP client, a throughput limiter per sending number (paced,
+//! under a hard cap of its rate in any second), a pair-rate limiter per recipient, and a circuit
+//! breaker per channel.
 
 use std::fmt;
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use crate::config::Config;
 #[derive(Clone)]
 pub struct OutboundRuntime {
     client: reqwest::Client,
-    /// Messages per second per sending number.
+    /// Messages per second per sending number: never more than its rate in any second.
     pub throughput: Arc<ThroughputLimiter>,
     /// About one message every 6 s per recipient, with short bursts.
     pub pairs: Arc<PairLimiter>,

@@ -1,6 +1,13 @@
 //! The `message.send` job: one provider call for one queued message, behind the channel's rate
 //! limits and circuit breaker. Waiting for a limit or a breaker defers the job without using an
 //! attempt; only real provider failures count, and only retryable ones are retried.
+//!
+//! The throughput and pair turns are taken last, once the sender and the request are ready, and
+//! only when the send will happen: a job that defers holds no turn. The throughput cap is
+//! checked and recorded right before the provider call ([`ThroughputLimiter::admit`]), so no
+//! second carries more sends of a number than its rate, whatever happened before the call.
+//!
+//! [`ThroughputLimiter::admit`]: chasqui_channels::resilience::rate::ThroughputLimiter::admit
 
 use std::time::{Duration, Instant};
 
@@ -10,11 +17,12 @@ use chasqui_core::phone::WaId;
 use chasqui_store::StoreError;
 use chasqui_store::channels::status as channel_status;
 use chasqui_store::jobs::Job;
+use chasqui_store::outbound::ResolvedWaId;
 use chasqui_store::worker::JobError;
 
 use crate::http::AppState;
 
-/// Longest wait for a throughput token inside the job; longer waits defer the job.
+/// Longest wait for a throughput turn inside the job; longer waits defer the job.
 const MAX_INLINE_WAIT: Duration = Duration::from_millis(500);
 /// How long messages of a channel that needs re-authorization wait before looking again.
 const HOLD: Duration = Duration::from_secs(60);
@@ -85,23 +93,14 @@ pub async fn handle(state: AppState, job: Job) -> Result<(), JobError> {
         .or(channel.display_phone_number.clone())
         .unwrap_or_else(|| key.clone());
     let recipient = message.to_address.clone().unwrap_or_default();
-    if let Err(at) = state.outbound.pairs.try_acquire(&number, &recipient) {
+    // A look only: the pair turn is taken below, once the send is certain.
+    let pair_free_at = state.outbound.pairs.next_allowed_at(&number, &recipient);
+    if pair_free_at > Instant::now() {
         return Err(defer(
             "pair rate limit",
-            at.saturating_duration_since(Instant::now()),
+            pair_free_at.saturating_duration_since(Instant::now()),
         ));
     }
-    // A job that defers reserves no turn: otherwise, with more jobs of one number in flight
-    // than turns within reach, every claim pushed the schedule further ahead and sends stalled.
-    let wait = match state.outbound.throughput.acquire_within(
-        &number,
-        crate::outbound::runtime::OutboundRuntime::rate_of(&channel),
-        MAX_INLINE_WAIT,
-    ) {
-        Ok(wait) => wait,
-        Err(wait) => return Err(defer("throughput limit", wait)),
-    };
-    tokio::time::sleep(wait).await;
 
     let sender = match crate::outbound::runtime::sender_for(&state, &channel).await {
         Ok(s) => s,
@@ -127,25 +126,59 @@ pub async fn handle(state: AppState, job: Job) -> Result<(), JobError> {
             return Ok(());
         }
     };
+
+    // The limits, as late as possible: everything the call needs is ready. A job that defers
+    // takes nothing: no throughput turn (with more jobs of one number in flight than turns
+    // within reach, kept turns pushed the schedule ever further ahead and sends stalled) and no
+    // pair turn.
+    let rate = crate::outbound::runtime::OutboundRuntime::rate_of(&channel);
+    let throughput = &state.outbound.throughput;
+    let turn = match throughput.reserve_within(&number, rate, MAX_INLINE_WAIT) {
+        Ok(turn) => turn,
+        Err(wait) => return Err(defer("throughput limit", wait)),
+    };
+    if let Err(at) = state.outbound.pairs.try_acquire(&number, &recipient) {
+        // Another send to the same recipient took the pair turn since the look above.
+        throughput.give_back(&number, turn);
+        return Err(defer(
+            "pair rate limit",
+            at.saturating_duration_since(Instant::now()),
+        ));
+    }
+    if !turn.wait().is_zero() {
+        tokio::time::sleep(turn.wait()).await;
+    }
+    // The hard cap (never more than the rate in any second), counted at this very instant: the
+    // send is recorded here and the call follows at once.
+    while let Err(wait) = throughput.admit(&number, rate) {
+        tokio::time::sleep(wait).await;
+    }
     let outcome = sender.send(&outgoing).await;
     state.outbound.breakers.record(&key, &outcome);
     match outcome {
         Ok(receipt) => {
             metrics::counter!("chasqui_messages_sent_total", "channel_kind" => channel.kind.as_str()).increment(1);
+            let wa_id = receipt.wa_id.as_deref().and_then(|w| WaId::parse(w).ok());
+            let contact_key = wa_id.as_ref().map(|w| w.contact_key().to_string());
+            let resolved = match (&wa_id, &contact_key, message.contact_id) {
+                (Some(w), Some(k), Some(contact)) => Some(ResolvedWaId {
+                    contact,
+                    wa_id: w.as_str(),
+                    contact_key: k,
+                }),
+                _ => None,
+            };
             state
                 .store
-                .mark_sent(tenant, id, channel.id, &receipt.provider_message_id)
+                .mark_sent(
+                    tenant,
+                    id,
+                    channel.id,
+                    &receipt.provider_message_id,
+                    resolved,
+                )
                 .await
                 .map_err(store_err)?;
-            if let (Some(wa_id), Some(contact)) = (receipt.wa_id.as_deref(), message.contact_id)
-                && let Ok(w) = WaId::parse(wa_id)
-            {
-                state
-                    .store
-                    .set_contact_wa_id(tenant, contact, w.as_str(), &w.contact_key().to_string())
-                    .await
-                    .map_err(store_err)?;
-            }
             Ok(())
         }
         Err(e) => failed(&state, &job, &channel, id, e).await,
