@@ -159,6 +159,9 @@ impl Store {
         }
         let now = now_millis();
         if last_used_at.is_none_or(|t| now - t >= LAST_USED_GRANULARITY_MS) {
+            // A write like any other: on SQLite it waits for the process's write turn rather
+            // than for SQLite's busy handler.
+            let _turn = self.write_turn().await?;
             with_pool!(self, p => sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1")
                 .bind(&id)
                 .bind(now)

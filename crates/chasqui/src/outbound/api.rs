@@ -165,14 +165,16 @@ pub async fn send(
                 .await?
         }
     };
-    let last_inbound_at = match &contact {
-        Some(c) => state
-            .store
-            .open_conversation(auth.tenant_id, channel.id, c.id)
-            .await?
-            .and_then(|cv| cv.last_inbound_at),
+    let open_conversation = match &contact {
+        Some(c) => {
+            state
+                .store
+                .open_conversation(auth.tenant_id, channel.id, c.id)
+                .await?
+        }
         None => None,
     };
+    let last_inbound_at = open_conversation.as_ref().and_then(|cv| cv.last_inbound_at);
     let last_wa = contact
         .as_ref()
         .and_then(|c| c.wa_id.as_deref())
@@ -349,14 +351,8 @@ pub async fn send(
             Some(id)
         }
     };
-    let conversation = match contact_id {
-        Some(c) => state
-            .store
-            .open_conversation(auth.tenant_id, channel.id, c)
-            .await?
-            .map(|cv| cv.id),
-        None => None,
-    };
+    // The conversation read for the window above; a contact made just now has none.
+    let conversation = open_conversation.map(|cv| cv.id);
     let to = match &validated.recipient {
         ValidatedRecipient::Phone { wa_id, .. } => wa_id.as_str().to_owned(),
         ValidatedRecipient::Bsuid { bsuid } => bsuid.clone(),
