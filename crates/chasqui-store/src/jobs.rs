@@ -226,7 +226,7 @@ impl Tx {
         let now = now_millis();
         let ids: Vec<JobId> = jobs.iter().map(|_| JobId::new()).collect();
         let is_pg = matches!(self.inner, crate::db::TxInner::Postgres(_));
-        for (chunk_ids, chunk) in ids.chunks(64).zip(jobs.chunks(64)) {
+        for (chunk_ids, chunk) in ids.chunks(256).zip(jobs.chunks(256)) {
             let sql = format!(
                 "INSERT INTO jobs (id, tenant_id, queue, kind, payload, state, attempts, max_attempts, run_at, created_at, updated_at) VALUES {}",
                 value_rows(chunk.len(), "(?, ?, ?, ?, ?, 'ready', 0, ?, ?, ?, ?)")

@@ -215,7 +215,7 @@ impl Store {
             .zip(&accepted)
             .filter_map(|(s, ok)| ok.then_some(s))
             .collect();
-        for chunk in queued.chunks(64) {
+        for chunk in queued.chunks(256) {
             let sql = format!(
                 "INSERT INTO messages (id, tenant_id, channel_id, conversation_id, contact_id, direction, kind, status, body_text, \
                  content, context_message_id, to_address, created_at, updated_at) VALUES {}",
@@ -224,6 +224,7 @@ impl Store {
                     "(?, ?, ?, ?, ?, 'out', ?, 'queued', ?, ?, NULL, ?, ?, ?)"
                 )
             );
+            let sql = crate::db::for_backend(tx.backend(), sql);
             with_tx!(tx, c => {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
                 for s in chunk {
