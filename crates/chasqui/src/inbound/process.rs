@@ -181,6 +181,8 @@ pub async fn process_round(
         tx.set_writer("inbound");
         let ids: Vec<ReceiptId> = prepared.iter().map(|(r, _)| r.id).collect();
         let mine = tx.still_pending(&ids).await?;
+        // Receipts this round applies (on PostgreSQL, parallel rounds skip each other's).
+        metrics::histogram!("chasqui_inbound_round_size").record(mine.len() as f64);
         let mut outcomes = Vec::with_capacity(prepared.len());
         let mut processed = Vec::with_capacity(prepared.len());
         let mut stage = Stage::default();
@@ -205,7 +207,6 @@ pub async fn process_round(
     }
     .await;
     metrics::histogram!("chasqui_inbound_round_seconds").record(started.elapsed().as_secs_f64());
-    metrics::histogram!("chasqui_inbound_round_size").record(prepared.len() as f64);
     match together {
         Ok(outcomes) => {
             for (receipt, outcome) in &outcomes {
