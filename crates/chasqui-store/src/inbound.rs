@@ -247,12 +247,15 @@ impl Tx {
 
     /// Writes the conversation refreshes merged by [`Tx::touch_conversation`]; `commit` calls it.
     pub(crate) async fn flush_conversation_touches(&mut self) -> Result<()> {
-        let owed: Vec<Touch> = self
+        let mut owed: Vec<Touch> = self
             .touched
             .conversations
             .drain()
             .filter_map(|(_, t)| t.owed.then_some(t))
             .collect();
+        // In one order everywhere, so parallel rounds (PostgreSQL) queue for row locks instead
+        // of deadlocking over them.
+        owed.sort_unstable_by_key(|t| t.id);
         let now = now_millis();
         for t in owed {
             with_tx!(self, c => sqlx::query(

@@ -12,6 +12,34 @@ use crate::{Page, Store, from_millis, now_millis};
 /// The job kind that processes a receipt.
 pub const PROCESS_RECEIPT: &str = "webhook.process";
 
+/// One of `of` disjoint shares of the receipts, by the last hex digit of their id (random in a
+/// UUID v7), so every receipt belongs to exactly one share on every engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Share {
+    /// Which share (0-based).
+    pub index: usize,
+    /// How many shares (1 to 16).
+    pub of: usize,
+}
+
+impl Share {
+    /// Every receipt.
+    pub const ALL: Share = Share { index: 0, of: 1 };
+
+    /// The SQL condition (empty for [`Share::ALL`]); only constant hex digits, no input.
+    fn condition(self) -> String {
+        let of = self.of.clamp(1, 16);
+        if of == 1 {
+            return String::new();
+        }
+        let digits: Vec<String> = (0..16usize)
+            .filter(|d| d % of == self.index % of)
+            .map(|d| format!("'{d:x}'"))
+            .collect();
+        format!(" AND substr(id, length(id), 1) IN ({})", digits.join(", "))
+    }
+}
+
 /// Rows per multi-row insert of a group commit (7 parameters each, far under both engines'
 /// limits; few distinct statement shapes for the prepared-statement cache).
 const INSERT_CHUNK: usize = 64;
@@ -364,15 +392,16 @@ impl Store {
         Ok(handed)
     }
 
-    /// The oldest pending receipts, skipping the first `skip` (parallel processors on
-    /// PostgreSQL each start at their own offset): a processor's next round.
-    pub async fn pending_receipts(&self, limit: usize, skip: usize) -> Result<Vec<Receipt>> {
+    /// The oldest pending receipts of one share of them: a processor's next round. Parallel
+    /// processors (PostgreSQL) each read their own share, so they never prepare the same
+    /// receipts only to skip each other's locks.
+    pub async fn pending_receipts(&self, limit: usize, share: Share) -> Result<Vec<Receipt>> {
         let sql = sqlx::AssertSqlSafe(format!(
-            "{SELECT} WHERE state = 'pending' ORDER BY received_at, id LIMIT $1 OFFSET $2"
+            "{SELECT} WHERE state = 'pending'{} ORDER BY received_at, id LIMIT $1",
+            share.condition()
         ));
         let rows: Vec<ReceiptRow> = with_pool!(self, p => sqlx::query_as(sql)
             .bind(limit as i64)
-            .bind(skip as i64)
             .fetch_all(p)
             .await?);
         rows.into_iter().map(Receipt::try_from).collect()

@@ -336,7 +336,7 @@ async fn expired_leases_are_claimed_after_due_jobs(store: Store) {
 }
 
 async fn a_group_commit_stores_receipts_that_queue_themselves(store: Store) {
-    use chasqui_store::receipts::{NewReceipt, PROCESS_RECEIPT, state};
+    use chasqui_store::receipts::{NewReceipt, PROCESS_RECEIPT, Share, state};
     let batch: Vec<NewReceipt> = (0..150)
         .map(|i| NewReceipt {
             provider: "whatsapp".into(),
@@ -358,21 +358,40 @@ async fn a_group_commit_stores_receipts_that_queue_themselves(store: Store) {
             .is_empty()
     );
     // Read back in arrival order, each with its own bytes, pending.
-    let read = store.pending_receipts(200, 0).await.unwrap();
+    let read = store.pending_receipts(200, Share::ALL).await.unwrap();
     assert_eq!(read.iter().map(|r| r.id).collect::<Vec<_>>(), ids);
     for (r, b) in read.iter().zip(&batch) {
         assert_eq!(r.body, b.body);
         assert_eq!(r.state, state::PENDING);
     }
-    assert_eq!(store.pending_receipts(10, 0).await.unwrap().len(), 10);
-    let skipped = store.pending_receipts(10, 145).await.unwrap();
-    assert_eq!(skipped.iter().map(|r| r.id).collect::<Vec<_>>(), ids[145..]);
+    assert_eq!(
+        store.pending_receipts(10, Share::ALL).await.unwrap().len(),
+        10
+    );
+    // Four shares split the pending receipts: each receipt in exactly one, each in order.
+    let mut shared = Vec::new();
+    for index in 0..4 {
+        let part = store
+            .pending_receipts(200, Share { index, of: 4 })
+            .await
+            .unwrap();
+        assert!(!part.is_empty() && part.len() < 150, "{}", part.len());
+        assert!(part.windows(2).all(|w| w[0].id < w[1].id));
+        shared.extend(part.into_iter().map(|r| r.id));
+    }
+    shared.sort_unstable();
+    let mut all = ids.clone();
+    all.sort_unstable();
+    assert_eq!(shared, all);
     // Marks made in a transaction that rolls back are not kept.
     let mut tx = store.begin().await.unwrap();
     assert_eq!(tx.still_pending(&ids).await.unwrap().len(), 150);
     tx.mark_receipts_processed(&ids[..100]).await.unwrap();
     tx.rollback().await.unwrap();
-    assert_eq!(store.pending_receipts(200, 0).await.unwrap().len(), 150);
+    assert_eq!(
+        store.pending_receipts(200, Share::ALL).await.unwrap().len(),
+        150
+    );
     let mut tx = store.begin().await.unwrap();
     tx.mark_receipts_processed(&ids[..100]).await.unwrap();
     tx.commit().await.unwrap();
@@ -390,7 +409,10 @@ async fn a_group_commit_stores_receipts_that_queue_themselves(store: Store) {
         .unwrap();
     assert_eq!(singles.len(), 3);
     assert!(singles.iter().all(|j| j.kind == PROCESS_RECEIPT));
-    assert_eq!(store.pending_receipts(200, 0).await.unwrap().len(), 47);
+    assert_eq!(
+        store.pending_receipts(200, Share::ALL).await.unwrap().len(),
+        47
+    );
     assert!(store.store_receipts(&[]).await.unwrap().is_empty());
 }
 

@@ -312,7 +312,10 @@ async fn receipts_are_durable_and_requeued_when_their_channel_appears(store: Sto
         .await
         .unwrap()[0];
     // The committed receipt is its own queue entry: pending, for the processor.
-    let pending = store.pending_receipts(10, 0).await.unwrap();
+    let pending = store
+        .pending_receipts(10, chasqui_store::receipts::Share::ALL)
+        .await
+        .unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].id, id);
     assert_eq!(store.receipt(id).await.unwrap().body, body);

@@ -20,7 +20,7 @@ use chasqui_store::inbound::{
     ContactIdentity, MessageChange, NewMessage, StatusOutcome, StatusRecord,
 };
 use chasqui_store::jobs::Job;
-use chasqui_store::receipts::{Receipt, state};
+use chasqui_store::receipts::{Receipt, Share, state};
 use chasqui_store::templates::TemplateChange;
 use chasqui_store::worker::JobError;
 use chasqui_store::{Store, StoreError, Tx};
@@ -94,15 +94,23 @@ const GATHER: std::time::Duration = std::time::Duration::from_millis(5);
 /// routes them, then applies and marks them all in one transaction. It wakes when the inbox
 /// commits and otherwise polls (other instances' receipts, on PostgreSQL), until `stop`.
 pub async fn run_processor(state: AppState, stop: tokio::sync::watch::Receiver<bool>) {
-    // PostgreSQL applies rounds in parallel (rows are locked with SKIP LOCKED); SQLite has one
-    // writer, so one processor is all it can use.
+    // PostgreSQL applies rounds in parallel, each processor on its own share of the receipts
+    // (and rows locked with SKIP LOCKED against other instances); SQLite has one writer, so
+    // one processor is all it can use.
     let parallel = match state.store.backend() {
         chasqui_store::Backend::Sqlite => 1,
         chasqui_store::Backend::Postgres => 4,
     };
     let mut runs = tokio::task::JoinSet::new();
     for slot in 0..parallel {
-        runs.spawn(run_processor_slot(state.clone(), stop.clone(), slot));
+        runs.spawn(run_processor_slot(
+            state.clone(),
+            stop.clone(),
+            Share {
+                index: slot,
+                of: parallel,
+            },
+        ));
     }
     while runs.join_next().await.is_some() {}
 }
@@ -110,7 +118,7 @@ pub async fn run_processor(state: AppState, stop: tokio::sync::watch::Receiver<b
 async fn run_processor_slot(
     state: AppState,
     mut stop: tokio::sync::watch::Receiver<bool>,
-    slot: usize,
+    share: Share,
 ) {
     let wake = state.inbox.committed();
     let idle = state
@@ -119,7 +127,7 @@ async fn run_processor_slot(
         .poll_interval()
         .min(std::time::Duration::from_millis(250));
     while !*stop.borrow() {
-        let found = match process_round(&state, ROUND, slot * ROUND).await {
+        let found = match process_round(&state, ROUND, share).await {
             Ok(n) => n,
             Err(e) => {
                 tracing::error!(error = %e, "could not process pending webhooks; retrying");
@@ -153,10 +161,10 @@ async fn run_processor_slot(
 pub async fn process_round(
     state: &AppState,
     limit: usize,
-    skip: usize,
+    share: Share,
 ) -> Result<usize, StoreError> {
     let store = &state.store;
-    let receipts = store.pending_receipts(limit, skip).await?;
+    let receipts = store.pending_receipts(limit, share).await?;
     if receipts.is_empty() {
         return Ok(0);
     }
@@ -176,7 +184,7 @@ pub async fn process_round(
         store.hand_over_receipts(&unprepared).await?;
     }
     let started = std::time::Instant::now();
-    let together = async {
+    let together = || async {
         let mut tx = store.begin().await?;
         tx.set_writer("inbound");
         let ids: Vec<ReceiptId> = prepared.iter().map(|(r, _)| r.id).collect();
@@ -204,8 +212,17 @@ pub async fn process_round(
         tx.mark_receipts_processed(&processed).await?;
         tx.commit().await?;
         Ok::<_, StoreError>(outcomes)
+    };
+    // Parallel rounds (PostgreSQL) that touch the same customers can deadlock; the database
+    // then aborts one of them, which is retried here before its receipts are handed over.
+    let mut together_result = together().await;
+    for _ in 0..3 {
+        match &together_result {
+            Err(e) if e.is_transient_conflict() => together_result = together().await,
+            _ => break,
+        }
     }
-    .await;
+    let together = together_result;
     metrics::histogram!("chasqui_inbound_round_seconds").record(started.elapsed().as_secs_f64());
     match together {
         Ok(outcomes) => {
