@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """Waits until Chasqui's database holds what the load generator was told it holds, then checks it.
 
-  dbwait.py inbound  --db URL --expect N --end-ms T
+  dbwait.py inbound  --db URL --expect N --end-ms T [--mark JSON]
       until N inbound message rows exist (every acknowledged webhook became one message); prints
       the lag after T (the load generator's last answer, Unix ms), the backlog when polling began,
       and the counts: messages, distinct provider ids, receipts, receipts not processed, dead jobs.
+      With --mark (`seed_messages.py mark`, taken before the load), only messages newer than the
+      mark's newest id and receipts beyond its count are counted, through the primary key, so
+      polling a database that already holds a million messages costs nothing.
   dbwait.py sent     --db URL --expect N --end-ms T
       until N outbound messages have left `queued`; prints the lag and the queued→sent time
       (last_attempt_at - created_at) percentiles.
@@ -56,10 +59,17 @@ def main():
     ap.add_argument("--stall-secs", type=float, default=30.0, help="give up after this long without progress")
     ap.add_argument("--poll-ms", type=float, default=10.0)
     ap.add_argument("--slack", type=int, default=0, help="accept up to this many rows more than --expect (wrk's uncounted in-flight answers)")
+    ap.add_argument("--mark", help="inbound: count only what came after this `seed_messages.py mark`")
     args = ap.parse_args()
     db = Db(args.db)
+    newer, receipts_before = "", 0
+    if args.mark:
+        mark = json.loads(args.mark)
+        assert all(ch.isalnum() or ch == "_" for ch in mark["newest_message"])
+        newer = " AND id > '%s'" % mark["newest_message"]
+        receipts_before = mark["receipts"]
     if args.what == "inbound":
-        progress_sql = "SELECT count(*) FROM messages WHERE direction = 'in'"
+        progress_sql = "SELECT count(*) FROM messages WHERE direction = 'in'" + newer
     else:
         progress_sql = "SELECT count(*) FROM messages WHERE direction = 'out' AND status <> 'queued'"
     first = None
@@ -84,8 +94,8 @@ def main():
         while db.one("SELECT count(*) FROM webhook_receipts WHERE state <> 'processed'") and time.time() < until:
             time.sleep(args.poll_ms / 1000.0)
     if args.what == "inbound":
-        msgs, distinct = db.rows("SELECT count(*), count(DISTINCT provider_message_id) FROM messages WHERE direction = 'in'")[0]
-        receipts = db.one("SELECT count(*) FROM webhook_receipts")
+        msgs, distinct = db.rows("SELECT count(*), count(DISTINCT provider_message_id) FROM messages WHERE direction = 'in'" + newer)[0]
+        receipts = db.one("SELECT count(*) FROM webhook_receipts") - receipts_before
         unprocessed = db.one("SELECT count(*) FROM webhook_receipts WHERE state <> 'processed'")
         dead = db.one("SELECT count(*) FROM jobs WHERE state = 'dead'")
         out.update(messages=msgs, distinct=distinct, receipts=receipts, unprocessed=unprocessed, dead_jobs=dead)

@@ -169,7 +169,7 @@ ingest() {
     mark="$(python3 "$BENCH_DIR/seed_messages.py" mark --db "$CHASQUI_DB_URL")"
     res="$(loadgen --url "$CHASQUI_URL/webhooks/whatsapp" --payloads "$PAYLOADS" --duration "$BENCH_DURATION" \
         --rate 0 --connections "$BENCH_CONNS" --label "ingest/$name")"
-    check="$(python3 "$BENCH_DIR/seed_messages.py" wait --db "$CHASQUI_DB_URL" --mark "$mark" \
+    check="$(python3 "$BENCH_DIR/dbwait.py" inbound --db "$CHASQUI_DB_URL" --mark "$mark" \
         --expect "$(field "$res" ok)" --end-ms "$(field "$res" end_unix_ms)" || true)"
     [[ -n "$check" ]] || check='{"verified":false}'
     record "$(merge "$res" "run=\"$RUN_ID\"" "kind=\"ingest\"" "load=\"full\"" "backend=\"$BACKEND\"" \

@@ -26,10 +26,7 @@ tsvector column is computed on insert (COPY).
       the read APIs measured do not read them.
   seed_messages.py mark --db URL
       One JSON line: the newest message id and the receipt count, taken before an ingest run.
-  seed_messages.py wait --db URL --mark JSON --expect N --end-ms T
-      Like dbwait.py inbound, but counts only messages newer than the mark (through the primary
-      key, so polling a million-row table costs nothing): waits until N exist, then checks that
-      they are N distinct provider ids, N new receipts, none unprocessed, no dead job.
+      `dbwait.py inbound --mark JSON` then waits for and checks only what came after it.
 
 URL: `sqlite:///path/chasqui.db` (Python's sqlite3) or `postgres://…` (psql, COPY for seeding).
 Standard library only.
@@ -462,41 +459,6 @@ def mark(args):
     print(json.dumps({"newest_message": newest, "receipts": receipts}))
 
 
-def wait(args):
-    db = Db(args.db)
-    m = json.loads(args.mark)
-    newest = m["newest_message"]
-    assert all(ch.isalnum() or ch == "_" for ch in newest)
-    new = "FROM messages WHERE id > '%s' AND direction = 'in'" % newest
-    first, last_n, last_change = None, -1, time.time()
-    while True:
-        n = db.one("SELECT count(*) " + new)
-        now = time.time()
-        if first is None:
-            first = n
-        if n >= args.expect:
-            break
-        if n != last_n:
-            last_n, last_change = n, now
-        elif now - last_change > args.stall_secs:
-            break
-        time.sleep(args.poll_ms / 1000.0)
-    done_ms = int(time.time() * 1000)
-    out = {"lag_ms": max(0, done_ms - args.end_ms), "backlog_at_end": max(0, args.expect - first), "reached": n, "expected": args.expect}
-    until = time.time() + 10
-    while db.one("SELECT count(*) FROM webhook_receipts WHERE state <> 'processed'") and time.time() < until:
-        time.sleep(args.poll_ms / 1000.0)
-    msgs, distinct = db.rows("SELECT count(*), count(DISTINCT provider_message_id) " + new)[0]
-    receipts = db.one("SELECT count(*) FROM webhook_receipts") - m["receipts"]
-    unprocessed = db.one("SELECT count(*) FROM webhook_receipts WHERE state <> 'processed'")
-    dead = db.one("SELECT count(*) FROM jobs WHERE state = 'dead'")
-    out.update(messages=msgs, distinct=distinct, receipts=receipts, unprocessed=unprocessed, dead_jobs=dead)
-    ok = msgs == args.expect and distinct == msgs and receipts == msgs and unprocessed == 0 and dead == 0
-    out["verified"] = ok
-    print(json.dumps(out, separators=(",", ":")))
-    sys.exit(0 if ok else 1)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -512,15 +474,8 @@ def main():
     s.add_argument("--manifest", required=True)
     k = sub.add_parser("mark")
     k.add_argument("--db", required=True)
-    w = sub.add_parser("wait")
-    w.add_argument("--db", required=True)
-    w.add_argument("--mark", required=True)
-    w.add_argument("--expect", type=int, required=True)
-    w.add_argument("--end-ms", type=int, required=True)
-    w.add_argument("--stall-secs", type=float, default=30.0)
-    w.add_argument("--poll-ms", type=float, default=10.0)
     args = ap.parse_args()
-    {"seed": seed, "mark": mark, "wait": wait}[args.cmd](args)
+    {"seed": seed, "mark": mark}[args.cmd](args)
 
 
 if __name__ == "__main__":

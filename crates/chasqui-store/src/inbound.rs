@@ -847,40 +847,10 @@ impl Tx {
         Ok(())
     }
 
-    /// For a message this transaction just inserted: applies the edits and revokes that arrived
-    /// before it. Costs one indexed read when there are none (the usual case), instead of
-    /// reading the message back.
-    pub async fn apply_changes_to_new_message(
-        &mut self,
-        tenant: TenantId,
-        channel: ChannelId,
-        message: MessageId,
-        provider_message_id: &str,
-    ) -> Result<ChangeOutcome> {
-        self.lock_message_changes(channel, provider_message_id)
-            .await?;
-        let any: Option<String> = with_tx!(self, c => sqlx::query_scalar(
-            "SELECT provider_message_id FROM message_changes \
-             WHERE tenant_id = $1 AND channel_id = $2 AND original_message_id = $3 LIMIT 1",
-        )
-        .bind(tenant.to_string())
-        .bind(channel.to_string())
-        .bind(provider_message_id)
-        .fetch_optional(c)
-        .await?);
-        if any.is_none() {
-            return Ok(ChangeOutcome::Applied {
-                message,
-                changed: false,
-            });
-        }
-        self.apply_message_changes(tenant, channel, provider_message_id)
-            .await
-    }
-
-    /// [`Tx::apply_changes_to_new_message`] for many messages this transaction just inserted
-    /// (tenant, channel, provider id): one read per channel among them when no change arrived
-    /// early (the usual case), and on PostgreSQL one statement taking their locks in order.
+    /// For messages this transaction just inserted (tenant, channel, provider id): applies the
+    /// edits and revokes that arrived before them. One read per channel among them when none
+    /// did (the usual case), and on PostgreSQL one statement taking their locks in order, so a
+    /// concurrent edit and its message always meet.
     pub async fn apply_changes_to_new_messages(
         &mut self,
         new: &[(TenantId, ChannelId, &str)],

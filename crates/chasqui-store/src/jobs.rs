@@ -190,38 +190,14 @@ impl JobRow {
 impl Tx {
     /// Enqueues a job that runs only if this transaction commits.
     pub async fn enqueue(&mut self, job: NewJob) -> Result<JobId> {
-        let id = JobId::new();
-        let now = now_millis();
-        let run_at = job.run_at.map(|t| t.timestamp_millis()).unwrap_or(now);
-        let is_pg = matches!(self.inner, crate::db::TxInner::Postgres(_));
-        with_tx!(self, c => {
-            sqlx::query(
-                "INSERT INTO jobs (id, tenant_id, queue, kind, payload, state, attempts, max_attempts, run_at, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, 'ready', 0, $6, $7, $8, $8)",
-            )
-            .bind(id.to_string())
-            .bind(job.tenant.map(|t| t.to_string()))
-            .bind(&job.queue)
-            .bind(&job.kind)
-            .bind(job.payload.to_string())
-            .bind(i64::from(job.max_attempts))
-            .bind(run_at)
-            .bind(now)
-            .execute(&mut *c)
-            .await?;
-            if is_pg {
-                // Delivered to every listening instance when (and only if) the transaction commits.
-                sqlx::query("SELECT pg_notify($1, $2)").bind(NOTIFY_CHANNEL).bind(&job.queue).execute(&mut *c).await?;
-            }
-        });
-        self.enqueued_jobs = true;
-        Ok(id)
+        let ids = self.enqueue_many(std::slice::from_ref(&job)).await?;
+        Ok(ids[0])
     }
 }
 
 impl Tx {
-    /// Enqueues many jobs with multi-row statements (one round trip per 64), all running only
-    /// if this transaction commits.
+    /// Enqueues many jobs with multi-row statements (one round trip per 256), all running only
+    /// if this transaction commits; on PostgreSQL each queue's listeners are notified at commit.
     pub async fn enqueue_many(&mut self, jobs: &[NewJob]) -> Result<Vec<JobId>> {
         let now = now_millis();
         let ids: Vec<JobId> = jobs.iter().map(|_| JobId::new()).collect();

@@ -9,8 +9,6 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use chasqui_core::ids::{ChannelId, TenantId};
-use chasqui_core::plan::Plan;
-use chasqui_core::secrets::{KeyId, Keyring, MasterKey, Secret};
 use chasqui_core::status::Status;
 use chasqui_store::inbound::{
     ChangeAction, ChangeOutcome, ContactIdentity, MessageChange, NewMessage, StatusRecord,
@@ -32,32 +30,6 @@ contract!(
     message_filters_stay_within_the_tenant_and_page_through_every_match,
 );
 
-async fn fixture(store: &Store, pnid: &str) -> (TenantId, ChannelId) {
-    let (t, _, _) = store
-        .create_tenant_with_key("T", Plan::Inicial, "test")
-        .await
-        .unwrap();
-    let keys = Keyring::new(vec![MasterKey::generate(KeyId::parse("k1").unwrap())]).unwrap();
-    let ch = store
-        .create_channel(
-            t.id,
-            &keys,
-            chasqui_store::channels::NewChannel {
-                kind: chasqui_core::channel::ChannelKind::WhatsappCloud,
-                name: "main".into(),
-                phone_number_id: Some(pnid.to_owned()),
-                waba_id: Some("1".into()),
-                display_phone_number: None,
-                settings: serde_json::json!({}),
-                secrets: vec![("access_token".into(), Secret::new("tok"))],
-            },
-            "test",
-        )
-        .await
-        .unwrap();
-    (t.id, ch.id)
-}
-
 fn identity(wa_id: Option<&str>, user_id: Option<&str>, keys: &[&str]) -> ContactIdentity {
     ContactIdentity {
         user_id: user_id.map(str::to_owned),
@@ -70,7 +42,7 @@ fn identity(wa_id: Option<&str>, user_id: Option<&str>, keys: &[&str]) -> Contac
 }
 
 async fn contacts_match_across_number_variants_and_user_ids(store: Store) {
-    let (t, _) = fixture(&store, "100").await;
+    let (t, _) = support::tenant_with_channel(&store, "100").await;
     let mut tx = store.begin().await.unwrap();
     let (a, created) = tx
         .upsert_contact(
@@ -113,7 +85,7 @@ async fn contacts_match_across_number_variants_and_user_ids(store: Store) {
     assert_eq!(contact.user_id.as_deref(), Some("AR.1"));
     assert_eq!(contact.wa_id.as_deref(), Some("541123456789"));
     // Another tenant's contacts are separate.
-    let (other, _) = fixture(&store, "200").await;
+    let (other, _) = support::tenant_with_channel(&store, "200").await;
     let mut tx = store.begin().await.unwrap();
     let (e, created) = tx
         .upsert_contact(
@@ -165,7 +137,7 @@ async fn store_inbound(store: &Store, t: TenantId, ch: ChannelId, wamid: &str) -
 }
 
 async fn a_message_delivered_twenty_times_concurrently_is_stored_once(store: Store) {
-    let (t, ch) = fixture(&store, "100").await;
+    let (t, ch) = support::tenant_with_channel(&store, "100").await;
     let mut tasks = Vec::new();
     for _ in 0..20 {
         let s = store.clone();
@@ -233,7 +205,7 @@ async fn insert_outbound(store: &Store, t: TenantId, ch: ChannelId, wamid: &str)
 }
 
 async fn statuses_in_every_order_end_in_the_same_status_with_full_history(store: Store) {
-    let (t, ch) = fixture(&store, "100").await;
+    let (t, ch) = support::tenant_with_channel(&store, "100").await;
     let orders: Vec<Vec<Status>> = vec![
         vec![Status::Sent, Status::Delivered, Status::Read],
         vec![Status::Read, Status::Delivered, Status::Sent],
@@ -352,8 +324,8 @@ async fn receipts_are_durable_and_requeued_when_their_channel_appears(store: Sto
 }
 
 async fn tenants_never_see_each_others_conversations_or_messages(store: Store) {
-    let (a, cha) = fixture(&store, "100").await;
-    let (b, chb) = fixture(&store, "200").await;
+    let (a, cha) = support::tenant_with_channel(&store, "100").await;
+    let (b, chb) = support::tenant_with_channel(&store, "200").await;
     assert!(store_inbound(&store, a, cha, "wamid.A").await);
     assert!(store_inbound(&store, b, chb, "wamid.B").await);
     let ma = store
@@ -525,7 +497,7 @@ fn assert_edited(m: &chasqui_store::messages::Message, body: &str, at_ms: i64, o
 }
 
 async fn an_edit_after_its_message_replaces_the_text_and_keeps_every_version(store: Store) {
-    let (t, ch) = fixture(&store, "100").await;
+    let (t, ch) = support::tenant_with_channel(&store, "100").await;
     assert!(matches!(
         receive_text(&store, t, ch, "wamid.O", "turno el martes").await,
         ChangeOutcome::Applied { changed: false, .. }
@@ -563,7 +535,7 @@ async fn an_edit_after_its_message_replaces_the_text_and_keeps_every_version(sto
 }
 
 async fn an_edit_before_its_message_is_applied_when_the_message_arrives(store: Store) {
-    let (t, ch) = fixture(&store, "100").await;
+    let (t, ch) = support::tenant_with_channel(&store, "100").await;
     assert_eq!(
         change(
             &store,
@@ -594,7 +566,7 @@ async fn an_edit_before_its_message_is_applied_when_the_message_arrives(store: S
 }
 
 async fn a_repeated_or_older_edit_never_overwrites_a_newer_one(store: Store) {
-    let (t, ch) = fixture(&store, "100").await;
+    let (t, ch) = support::tenant_with_channel(&store, "100").await;
     receive_text(&store, t, ch, "wamid.O", "uno").await;
     change(
         &store,
@@ -672,7 +644,7 @@ async fn a_repeated_or_older_edit_never_overwrites_a_newer_one(store: Store) {
 }
 
 async fn a_revoke_in_either_order_hides_the_text_and_keeps_the_content(store: Store) {
-    let (t, ch) = fixture(&store, "100").await;
+    let (t, ch) = support::tenant_with_channel(&store, "100").await;
     // Message first, then its revoke.
     receive_text(&store, t, ch, "wamid.O", "mi clave es pirulo").await;
     let outcome = change(&store, t, ch, "wamid.O", "wamid.R", T0 + 5_000, None).await;
@@ -731,8 +703,8 @@ async fn a_revoke_in_either_order_hides_the_text_and_keeps_the_content(store: St
 }
 
 async fn edits_never_reach_another_tenant_or_an_outbound_message(store: Store) {
-    let (a, cha) = fixture(&store, "100").await;
-    let (b, chb) = fixture(&store, "200").await;
+    let (a, cha) = support::tenant_with_channel(&store, "100").await;
+    let (b, chb) = support::tenant_with_channel(&store, "200").await;
     receive_text(&store, a, cha, "wamid.O", "original de A").await;
     // Tenant B's channel names A's message: it waits for a message of B's that never comes.
     assert_eq!(
@@ -790,7 +762,7 @@ async fn edits_never_reach_another_tenant_or_an_outbound_message(store: Store) {
 }
 
 async fn a_message_and_its_edit_committed_concurrently_always_meet(store: Store) {
-    let (t, ch) = fixture(&store, "100").await;
+    let (t, ch) = support::tenant_with_channel(&store, "100").await;
     let mut tasks = Vec::new();
     for i in 0..12 {
         let (s1, s2) = (store.clone(), store.clone());
@@ -816,8 +788,8 @@ async fn message_filters_stay_within_the_tenant_and_page_through_every_match(sto
     use chasqui_store::messages::MessageFilter;
     use chrono::{DateTime, Duration as Span, Utc};
 
-    let (a, cha) = fixture(&store, "100").await;
-    let (b, chb) = fixture(&store, "200").await;
+    let (a, cha) = support::tenant_with_channel(&store, "100").await;
+    let (b, chb) = support::tenant_with_channel(&store, "200").await;
     let before = Utc::now() - Span::seconds(1);
     for wamid in ["wamid.A1", "wamid.SAME", "wamid.A3"] {
         assert!(store_inbound(&store, a, cha, wamid).await);

@@ -6,7 +6,6 @@
 mod support;
 
 use chasqui_core::ids::{ChannelId, MediaId, MessageId, TenantId};
-use chasqui_core::plan::Plan;
 use chasqui_store::media::{NewInboundMedia, NewUpload, StoredBytes, storage_key, tenant_prefix};
 use chasqui_store::{Store, StoreError};
 
@@ -16,15 +15,6 @@ contract!(
     uploads_are_stored_under_the_tenant_prefix,
     tenants_never_see_each_others_media,
 );
-
-async fn tenant(store: &Store, name: &str) -> TenantId {
-    store
-        .create_tenant_with_key(name, Plan::Inicial, "test")
-        .await
-        .unwrap()
-        .0
-        .id
-}
 
 fn attachment(tenant: TenantId, message: MessageId, position: u32) -> NewInboundMedia {
     NewInboundMedia {
@@ -42,7 +32,7 @@ fn attachment(tenant: TenantId, message: MessageId, position: u32) -> NewInbound
 }
 
 async fn inbound_attachments_are_recorded_once_per_message_and_position(store: Store) {
-    let t = tenant(&store, "T").await;
+    let t = support::tenant(&store, "T").await;
     let msg = MessageId::new();
     let mut tx = store.begin().await.unwrap();
     let second = tx
@@ -103,7 +93,7 @@ async fn inbound_attachments_are_recorded_once_per_message_and_position(store: S
 }
 
 async fn downloads_move_from_pending_to_stored_or_failed_and_stored_is_final(store: Store) {
-    let t = tenant(&store, "T").await;
+    let t = support::tenant(&store, "T").await;
     let msg = MessageId::new();
     let mut tx = store.begin().await.unwrap();
     let a = tx
@@ -181,7 +171,7 @@ async fn downloads_move_from_pending_to_stored_or_failed_and_stored_is_final(sto
 }
 
 async fn uploads_are_stored_under_the_tenant_prefix(store: Store) {
-    let t = tenant(&store, "T").await;
+    let t = support::tenant(&store, "T").await;
     let id = MediaId::new();
     let m = store
         .insert_upload(&NewUpload {
@@ -210,8 +200,8 @@ async fn uploads_are_stored_under_the_tenant_prefix(store: Store) {
 }
 
 async fn tenants_never_see_each_others_media(store: Store) {
-    let a = tenant(&store, "A").await;
-    let b = tenant(&store, "B").await;
+    let a = support::tenant(&store, "A").await;
+    let b = support::tenant(&store, "B").await;
     assert_ne!(tenant_prefix(a), tenant_prefix(b));
     let msg = MessageId::new();
     let mut tx = store.begin().await.unwrap();

@@ -7,8 +7,6 @@
 mod support;
 
 use chasqui_core::ids::{ChannelId, TenantId};
-use chasqui_core::plan::Plan;
-use chasqui_core::secrets::{KeyId, Keyring, MasterKey, Secret};
 use chasqui_store::inbound::{ChangeAction, ContactIdentity, MessageChange, NewMessage};
 use chasqui_store::messages::MessageFilter;
 use chasqui_store::{Store, from_millis};
@@ -20,32 +18,6 @@ contract!(
 );
 
 const T0: i64 = 1_700_000_000_000;
-
-async fn fixture(store: &Store) -> (TenantId, ChannelId) {
-    let (t, _, _) = store
-        .create_tenant_with_key("T", Plan::Inicial, "test")
-        .await
-        .unwrap();
-    let keys = Keyring::new(vec![MasterKey::generate(KeyId::parse("k1").unwrap())]).unwrap();
-    let ch = store
-        .create_channel(
-            t.id,
-            &keys,
-            chasqui_store::channels::NewChannel {
-                kind: chasqui_core::channel::ChannelKind::WhatsappCloud,
-                name: "main".into(),
-                phone_number_id: Some("500".into()),
-                waba_id: Some("1".into()),
-                display_phone_number: None,
-                settings: serde_json::json!({}),
-                secrets: vec![("access_token".into(), Secret::new("tok"))],
-            },
-            "test",
-        )
-        .await
-        .unwrap();
-    (t.id, ch.id)
-}
 
 fn who(number: &str, name: &str) -> ContactIdentity {
     ContactIdentity {
@@ -86,7 +58,7 @@ async fn wamids(store: &Store, t: TenantId) -> Vec<String> {
 }
 
 async fn a_batch_insert_stores_each_provider_id_once_and_says_which_were_new(store: Store) {
-    let (t, ch) = fixture(&store).await;
+    let (t, ch) = support::tenant_with_channel(&store, "500").await;
     let mut tx = store.begin().await.unwrap();
     tx.insert_message(&text(t, ch, "wamid.OLD", "ya estaba", T0))
         .await
@@ -147,7 +119,7 @@ async fn a_batch_insert_stores_each_provider_id_once_and_says_which_were_new(sto
 }
 
 async fn one_customer_writing_many_times_in_a_transaction_leaves_the_latest_times(store: Store) {
-    let (t, ch) = fixture(&store).await;
+    let (t, ch) = support::tenant_with_channel(&store, "500").await;
     let source = serde_json::json!({"type": "wame_ref", "ref": "PROMO"});
     let mut tx = store.begin().await.unwrap();
     let ana = who("5491155550001", "Ana");
@@ -215,7 +187,7 @@ fn edit(t: TenantId, ch: ChannelId, original: &str, id: &str, body: &str) -> Mes
 }
 
 async fn edits_in_the_same_round_as_their_message_are_applied_in_either_order(store: Store) {
-    let (t, ch) = fixture(&store).await;
+    let (t, ch) = support::tenant_with_channel(&store, "500").await;
     // A round as processing stages it: every message inserted in one statement, then the new
     // ones pick up changes recorded before, then this round's changes are recorded.
     let mut tx = store.begin().await.unwrap();

@@ -8,44 +8,12 @@
 mod support;
 
 use chasqui_core::ids::{ChannelId, MessageId, TenantId};
-use chasqui_core::plan::Plan;
-use chasqui_core::secrets::{KeyId, Keyring, MasterKey, Secret};
 use chasqui_store::Store;
 use chasqui_store::inbound::NewMessage;
 use chasqui_store::messages::{Message, MessageFilter};
 use chrono::{DateTime, Utc};
 
 contract!(search_pages_equal_a_plain_filter_for_rare_common_and_very_common_words);
-
-async fn tenant(store: &Store, name: &str) -> TenantId {
-    let (t, _, _) = store
-        .create_tenant_with_key(name, Plan::Inicial, "test")
-        .await
-        .unwrap();
-    t.id
-}
-
-async fn channel(store: &Store, t: TenantId, pnid: &str) -> ChannelId {
-    let keys = Keyring::new(vec![MasterKey::generate(KeyId::parse("k1").unwrap())]).unwrap();
-    store
-        .create_channel(
-            t,
-            &keys,
-            chasqui_store::channels::NewChannel {
-                kind: chasqui_core::channel::ChannelKind::WhatsappCloud,
-                name: pnid.into(),
-                phone_number_id: Some(pnid.to_owned()),
-                waba_id: Some("1".into()),
-                display_phone_number: None,
-                settings: serde_json::json!({}),
-                secrets: vec![("access_token".into(), Secret::new("tok"))],
-            },
-            "test",
-        )
-        .await
-        .unwrap()
-        .id
-}
 
 /// One message to store: tenant, channel, direction, text.
 type Row = (TenantId, ChannelId, &'static str, String);
@@ -119,13 +87,13 @@ fn plain(all: &[Message], f: &MessageFilter) -> Vec<MessageId> {
 }
 
 async fn search_pages_equal_a_plain_filter_for_rare_common_and_very_common_words(store: Store) {
-    let a = tenant(&store, "A").await;
-    let b = tenant(&store, "B").await;
+    let a = support::tenant(&store, "A").await;
+    let b = support::tenant(&store, "B").await;
     let (a1, a2) = (
-        channel(&store, a, "100").await,
-        channel(&store, a, "101").await,
+        support::channel(&store, a, "100").await,
+        support::channel(&store, a, "101").await,
     );
-    let b1 = channel(&store, b, "200").await;
+    let b1 = support::channel(&store, b, "200").await;
 
     // A's messages interleaved with twice as many of B's, so A's rowids are spread out; `comun`
     // in every message of B (5,000: well over the count at which SQLite searches in windows),

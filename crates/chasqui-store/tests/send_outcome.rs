@@ -6,8 +6,6 @@
 mod support;
 
 use chasqui_core::ids::{ChannelId, ContactId, MessageId, TenantId};
-use chasqui_core::plan::Plan;
-use chasqui_core::secrets::{KeyId, Keyring, MasterKey, Secret};
 use chasqui_store::Store;
 use chasqui_store::inbound::ContactIdentity;
 use chasqui_store::outbound::{NewOutbound, Queued, ResolvedWaId};
@@ -16,32 +14,6 @@ contract!(
     mark_sent_stores_the_resolved_wa_id_on_the_contact_in_the_same_write,
     mark_sent_without_a_resolved_wa_id_leaves_the_contact_alone,
 );
-
-async fn fixture(store: &Store, pnid: &str) -> (TenantId, ChannelId) {
-    let (t, _, _) = store
-        .create_tenant_with_key("T", Plan::Inicial, "test")
-        .await
-        .unwrap();
-    let keys = Keyring::new(vec![MasterKey::generate(KeyId::parse("k1").unwrap())]).unwrap();
-    let ch = store
-        .create_channel(
-            t.id,
-            &keys,
-            chasqui_store::channels::NewChannel {
-                kind: chasqui_core::channel::ChannelKind::WhatsappCloud,
-                name: "main".into(),
-                phone_number_id: Some(pnid.to_owned()),
-                waba_id: Some("1".into()),
-                display_phone_number: None,
-                settings: serde_json::json!({}),
-                secrets: vec![("access_token".into(), Secret::new("tok"))],
-            },
-            "test",
-        )
-        .await
-        .unwrap();
-    (t.id, ch.id)
-}
 
 /// A contact known by a user id, and by `key` when given.
 async fn contact(store: &Store, t: TenantId, user_id: &str, key: Option<&str>) -> ContactId {
@@ -89,7 +61,7 @@ async fn queued(store: &Store, t: TenantId, ch: ChannelId, to: ContactId) -> Mes
 }
 
 async fn mark_sent_stores_the_resolved_wa_id_on_the_contact_in_the_same_write(store: Store) {
-    let (t, ch) = fixture(&store, "100").await;
+    let (t, ch) = support::tenant_with_channel(&store, "100").await;
     let ana = contact(&store, t, "AR.1", None).await;
     let id = queued(&store, t, ch, ana).await;
     store
@@ -154,7 +126,7 @@ async fn mark_sent_stores_the_resolved_wa_id_on_the_contact_in_the_same_write(st
     );
 
     // Another tenant's contact is never touched, even when named.
-    let (other, _) = fixture(&store, "200").await;
+    let (other, _) = support::tenant_with_channel(&store, "200").await;
     let carla = contact(&store, other, "AR.3", None).await;
     let id = queued(&store, t, ch, ana).await;
     store
@@ -175,7 +147,7 @@ async fn mark_sent_stores_the_resolved_wa_id_on_the_contact_in_the_same_write(st
 }
 
 async fn mark_sent_without_a_resolved_wa_id_leaves_the_contact_alone(store: Store) {
-    let (t, ch) = fixture(&store, "100").await;
+    let (t, ch) = support::tenant_with_channel(&store, "100").await;
     let ana = contact(&store, t, "AR.1", None).await;
     let before = store.contact(t, ana).await.unwrap();
     let id = queued(&store, t, ch, ana).await;

@@ -28,22 +28,23 @@ use crate::helpers::{Db, TestApp, error_of, json, spawn_app_on};
 
 const ACCESS_KEY: &str = "AKIACHASQUITEST0001";
 const SECRET_KEY: &str = "s3-secret-key-that-must-never-be-logged";
-const BUCKET: &str = "chasqui-media";
+pub(crate) const BUCKET: &str = "chasqui-media";
 const PREFIX: &str = "prod/eu-1";
 
 /// A running S3 server and the directory behind it.
-struct S3 {
+pub(crate) struct S3 {
     addr: SocketAddr,
     root: tempfile::TempDir,
 }
 
 impl S3 {
-    fn endpoint(&self) -> String {
+    /// Its URL, for `AWS_ENDPOINT_URL`.
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
     }
 
     /// Where s3s-fs keeps the object `key` of the bucket.
-    fn file(&self, key: &str) -> PathBuf {
+    pub(crate) fn file(&self, key: &str) -> PathBuf {
         self.root.path().join(BUCKET).join(key)
     }
 
@@ -71,11 +72,17 @@ impl S3 {
 
 /// Starts s3s-fs with one bucket, accepting only [`ACCESS_KEY`] / [`SECRET_KEY`].
 async fn s3_server() -> S3 {
+    s3_server_with(ACCESS_KEY, SECRET_KEY).await
+}
+
+/// Starts s3s-fs (the S3 API over a temporary directory, checking SigV4) with the bucket
+/// [`BUCKET`], accepting only `access_key` / `secret_key`.
+pub(crate) async fn s3_server_with(access_key: &str, secret_key: &str) -> S3 {
     let root = tempfile::tempdir().unwrap();
     std::fs::create_dir(root.path().join(BUCKET)).unwrap();
     let fs = s3s_fs::FileSystem::new(root.path()).unwrap();
     let mut builder = S3ServiceBuilder::new(fs);
-    builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+    builder.set_auth(SimpleAuth::from_single(access_key, secret_key));
     let service = builder.build();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

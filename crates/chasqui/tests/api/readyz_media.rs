@@ -3,48 +3,16 @@
 //! `media_store_unreachable`, naming the setting and never a credential); the result is cached
 //! for a few seconds so frequent probes do not hammer the store.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder as ConnBuilder;
-use s3s::auth::SimpleAuth;
-use s3s::service::S3ServiceBuilder;
 use serde_json::Value;
 
 use crate::helpers::{Db, TestApp, error_of, json, spawn_app_on};
+use crate::media_s3::{BUCKET, s3_server_with};
 
 const ACCESS_KEY: &str = "AKIAREADYZTEST0001";
 const SECRET_KEY: &str = "readyz-s3-secret-that-must-never-show";
-const BUCKET: &str = "chasqui-media";
 const PREFIX: &str = "prod/eu-1";
-
-/// Starts s3s-fs (the S3 API over a temporary directory, checking SigV4) with one bucket,
-/// accepting only [`ACCESS_KEY`] / [`SECRET_KEY`]; a copy of the helper in `media_s3.rs`.
-async fn s3_server() -> (SocketAddr, tempfile::TempDir) {
-    let root = tempfile::tempdir().unwrap();
-    std::fs::create_dir(root.path().join(BUCKET)).unwrap();
-    let fs = s3s_fs::FileSystem::new(root.path()).unwrap();
-    let mut builder = S3ServiceBuilder::new(fs);
-    builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
-    let service = builder.build();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let http = Arc::new(ConnBuilder::new(TokioExecutor::new()));
-        loop {
-            let Ok((socket, _)) = listener.accept().await else {
-                continue;
-            };
-            let (http, service) = (http.clone(), service.clone());
-            tokio::spawn(async move {
-                let _ = http.serve_connection(TokioIo::new(socket), service).await;
-            });
-        }
-    });
-    (addr, root)
-}
 
 /// A gateway whose media go to `s3://BUCKET/PREFIX` at `endpoint`, signing with `secret`.
 async fn gateway(endpoint: &str, secret: &str) -> TestApp {
@@ -127,8 +95,8 @@ async fn a_media_directory_that_cannot_be_used_makes_readyz_503_until_it_is_fixe
 
 #[tokio::test]
 async fn an_s3_store_is_ready_with_the_right_credentials_and_not_with_wrong_ones() {
-    let (addr, root) = s3_server().await;
-    let endpoint = format!("http://{addr}");
+    let s3 = s3_server_with(ACCESS_KEY, SECRET_KEY).await;
+    let endpoint = s3.endpoint();
 
     let app = gateway(&endpoint, SECRET_KEY).await;
     let body = readyz(&app, 200).await;
@@ -136,10 +104,7 @@ async fn an_s3_store_is_ready_with_the_right_credentials_and_not_with_wrong_ones
     assert_eq!(body["checks"]["media_store"], "ok");
     // The probe object sits below the URL's prefix, outside `tenants/`.
     assert!(
-        root.path()
-            .join(BUCKET)
-            .join(PREFIX)
-            .join("chasqui-readiness-probe")
+        s3.file(&format!("{PREFIX}/chasqui-readiness-probe"))
             .is_file()
     );
     app.shutdown().await.unwrap();
