@@ -183,14 +183,18 @@ pub async fn process_round(
     if !unprepared.is_empty() {
         store.hand_over_receipts(&unprepared).await?;
     }
+    // Customers' rows are locked in one order in every round, so parallel rounds (PostgreSQL)
+    // wait for each other instead of deadlocking (each deadlock costs a second to detect).
+    prepared.sort_by_cached_key(|(_, p)| p.first_sender());
     let started = std::time::Instant::now();
-    let together = || async {
+    let round = || async {
         let mut tx = store.begin().await?;
         tx.set_writer("inbound");
         let ids: Vec<ReceiptId> = prepared.iter().map(|(r, _)| r.id).collect();
         let mine = tx.still_pending(&ids).await?;
         // Receipts this round applies (on PostgreSQL, parallel rounds skip each other's).
         metrics::histogram!("chasqui_inbound_round_size").record(mine.len() as f64);
+        let mut applied = Vec::with_capacity(prepared.len());
         let mut outcomes = Vec::with_capacity(prepared.len());
         let mut processed = Vec::with_capacity(prepared.len());
         let mut stage = Stage::default();
@@ -201,28 +205,24 @@ pub async fn process_round(
             } else {
                 mark(&mut tx, receipt, &outcome).await?;
             }
-            outcomes.push((*receipt, outcome));
+            applied.push(*receipt);
+            outcomes.push(outcome);
         }
-        let mut counts: Vec<Outcome> = outcomes.iter().map(|(_, o)| o.clone()).collect();
-        stage.finish(&mut tx, &mut counts).await?;
-        for ((_, outcome), counted) in outcomes.iter_mut().zip(counts) {
-            *outcome = counted;
-        }
+        stage.finish(&mut tx, &mut outcomes).await?;
         // The usual outcome, recorded for the whole round in one statement.
         tx.mark_receipts_processed(&processed).await?;
         tx.commit().await?;
-        Ok::<_, StoreError>(outcomes)
+        Ok::<_, StoreError>(applied.into_iter().zip(outcomes).collect::<Vec<_>>())
     };
     // Parallel rounds (PostgreSQL) that touch the same customers can deadlock; the database
     // then aborts one of them, which is retried here before its receipts are handed over.
-    let mut together_result = together().await;
+    let mut together = round().await;
     for _ in 0..3 {
-        match &together_result {
-            Err(e) if e.is_transient_conflict() => together_result = together().await,
-            _ => break,
+        if !matches!(&together, Err(e) if e.is_transient_conflict()) {
+            break;
         }
+        together = round().await;
     }
-    let together = together_result;
     metrics::histogram!("chasqui_inbound_round_seconds").record(started.elapsed().as_secs_f64());
     match together {
         Ok(outcomes) => {
@@ -321,6 +321,28 @@ enum Prepared {
     },
     /// A body that will never become readable.
     Unreadable(String),
+}
+
+impl Prepared {
+    /// Who wrote the first customer message in it, if any: the order rounds lock rows in.
+    fn first_sender(&self) -> Option<String> {
+        let sender = |m: &InboundMessage| {
+            let s = &m.sender;
+            s.user_id.clone().or(s.wa_id.clone()).or(s.phone.clone())
+        };
+        match self {
+            Prepared::Meta { parsed, .. } => parsed.events.iter().find_map(|e| match &e.payload {
+                MetaPayload::Message { message, .. } => sender(message),
+                _ => None,
+            }),
+            Prepared::Twilio { hook, .. } => match &hook.event {
+                TwilioEvent::Message { message } => sender(message),
+                TwilioEvent::Status { .. } => None,
+            },
+            Prepared::Chatwoot { event, .. } => event.inbound_message().as_ref().and_then(sender),
+            Prepared::Unreadable(_) => None,
+        }
+    }
 }
 
 async fn prepare(
@@ -700,6 +722,8 @@ struct Staged<'a> {
     opened: bool,
     source: Option<serde_json::Value>,
     at_ms: i64,
+    /// The edit or revoke this message is, if it is one.
+    change: Option<MessageChange>,
 }
 
 impl<'a> Stage<'a> {
@@ -745,6 +769,7 @@ impl<'a> Stage<'a> {
             context_message_id: m.context.as_ref().and_then(|c| c.replied_to_id.clone()),
             provider_timestamp: Some(at_ms),
         });
+        let change = MessageChange::of_inbound(channel.tenant_id, channel.id, &m, at_ms);
         self.staged.push(Staged {
             at,
             channel,
@@ -756,6 +781,7 @@ impl<'a> Stage<'a> {
             opened,
             source,
             at_ms,
+            change,
         });
         Ok(())
     }
@@ -802,19 +828,15 @@ impl<'a> Stage<'a> {
                 "conversation_id": s.conversation, "contact_id": s.contact, "channel_id": channel.id,
             });
             tx.emit_event(t, types::MESSAGE_RECEIVED, data).await?;
-            if MessageChange::of_inbound(t, channel.id, m, s.at_ms).is_none() {
+            if s.change.is_none() {
                 fresh.push((t, channel.id, m.provider_message_id.as_str()));
             }
         }
         // A new message picks up the edits and revokes that arrived before it; an edit or
         // revoke changes the message it names (now, or when that one arrives).
         tx.apply_changes_to_new_messages(&fresh).await?;
-        for s in &self.staged {
-            if let Some(change) =
-                MessageChange::of_inbound(s.channel.tenant_id, s.channel.id, &s.message, s.at_ms)
-            {
-                tx.record_message_change(&change).await?;
-            }
+        for change in self.staged.iter().filter_map(|s| s.change.as_ref()) {
+            tx.record_message_change(change).await?;
         }
         Ok(())
     }
